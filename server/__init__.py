@@ -1,0 +1,80 @@
+"""The composition root: builds the Flask app from configuration, extensions and blueprints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server.config import load_config
+from storage.blobs import FilesystemBlobStore, decode_key
+from storage.db import Database
+from supervision.clock import Clock
+
+
+def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then CHECKIN_* environment, then config_overrides."""
+    config = load_config(config_overrides)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
+    app.config["CHECKIN"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config["MAX_CONTENT_LENGTH"]
+    app.config["SECRET_KEY"] = config["JWT_SECRET_KEY"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if config["TRUST_PROXY_HOPS"]:
+        hops = config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    _init_extensions(app, config)
+    _register_blueprints(app)
+    return app
+
+
+def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
+    from web import auth, db
+    from web.api import ProblemApi
+    from web.limiter import limiter
+    from web.problems import register_problem_handlers
+
+    database = Database()
+    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"])
+    db.init_app(app, database, FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])))
+    app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
+
+    auth.init_app(app)
+
+    app.config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URL"]
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    limiter.init_app(app)
+
+    app.config.update(
+        API_TITLE="Community corrections check-in API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH=None,
+        OPENAPI_REDOC_PATH=None,
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                              "bearerFormat": "JWT"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    # One Api (and OpenAPI document) per app, so several apps in one process (tests) don't share state.
+    app.extensions["checkin.api"] = ProblemApi(app)
+    register_problem_handlers(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from mobile_api import blueprints as mobile_blueprints
+    from officer_api import blueprints as officer_blueprints
+    from server.health import bp as health_bp
+
+    api = app.extensions["checkin.api"]
+    app.register_blueprint(health_bp)
+    for blueprint in (*mobile_blueprints(), *officer_blueprints()):
+        api.register_blueprint(blueprint)

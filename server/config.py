@@ -1,0 +1,110 @@
+"""Configuration: defaults, then CHECKIN_* environment variables, then explicit overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from storage.blobs import decode_key, generate_key
+
+# Every key here can be set as CHECKIN_<KEY> in the environment; README lists them all.
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "INSTANCE_PATH": "instance",
+    "DATABASE_URL": "",  # empty: SQLite file under INSTANCE_PATH
+    "BLOB_PATH": "",  # empty: INSTANCE_PATH/blobs
+    "JWT_SECRET_KEY": "",
+    "ENCRYPTION_KEY": "",
+    "MAX_CONTENT_LENGTH": 15 * 1024 * 1024,
+    "ACCESS_TOKEN_MINUTES": 15,
+    "REFRESH_TOKEN_DAYS": 30,
+    "RATELIMIT_STORAGE_URL": "memory://",
+    "LOGIN_RATE_LIMIT": "20 per minute",
+    "LOGIN_FAILURE_LIMIT": "5 per 5 minutes",
+    "TRUST_PROXY_HOPS": 0,
+    "FACE_VERIFY_THRESHOLD": None,  # None: the engine's calibrated default
+    "FACE_REJECT_THRESHOLD": None,
+    "FACE_DETECT_LONG_SIDE": 640,
+    "FACE_NUM_JITTERS": 1,
+    "MIN_REFERENCES": 3,
+    "MAX_REFERENCES": 10,
+    "CHECKIN_LATE_MINUTES": 10,
+    "CHECKIN_FUTURE_TOLERANCE_MINUTES": 5,
+    "MAX_LOCATION_ACCURACY_M": 500,
+    "IDEMPOTENCY_WAIT_SECONDS": 10,
+    "DB_ECHO": False,
+}
+
+SECRET_KEYS = ("JWT_SECRET_KEY", "ENCRYPTION_KEY")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unusable (e.g. production without secrets)."""
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float) or default is None and key.startswith("FACE_"):
+        return float(raw) if raw.strip() else None
+    return raw
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge defaults, environment and overrides; resolve paths and secrets."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    for key, default in DEFAULTS.items():
+        raw = environ.get(f"CHECKIN_{key}")
+        if raw is not None:
+            try:
+                config[key] = _coerce(key, raw, default)
+            except ValueError as exc:
+                raise ConfigError(f"CHECKIN_{key}: cannot parse {raw!r}") from exc
+    config.update(overrides or {})
+
+    instance = Path(config["INSTANCE_PATH"]).resolve()
+    config["INSTANCE_PATH"] = str(instance)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'checkin.db'}"
+    if not config["BLOB_PATH"]:
+        config["BLOB_PATH"] = str(instance / "blobs")
+    _resolve_secrets(config, instance)
+    try:
+        decode_key(config["ENCRYPTION_KEY"])
+    except ValueError as exc:
+        raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
+    if len(config["JWT_SECRET_KEY"]) < 32:
+        raise ConfigError("CHECKIN_JWT_SECRET_KEY must be at least 32 characters")
+    return config
+
+
+def _resolve_secrets(config: dict[str, Any], instance: Path) -> None:
+    missing = [key for key in SECRET_KEYS if not config[key]]
+    if not missing:
+        return
+    if config["ENV"] == "production":
+        names = ", ".join(f"CHECKIN_{key}" for key in missing)
+        raise ConfigError(f"production mode needs {names} from the environment")
+    # Development keeps generated secrets in the instance folder, so restarts can still decrypt stored photos.
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    generators = {"JWT_SECRET_KEY": lambda: secrets.token_urlsafe(48), "ENCRYPTION_KEY": generate_key}
+    changed = False
+    for key in missing:
+        if key not in stored:
+            stored[key] = generators[key]()
+            changed = True
+        config[key] = stored[key]
+    if changed:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle)
+    os.chmod(path, 0o600)

@@ -1,0 +1,123 @@
+"""Encrypted blob store for photos and clips: rows keep key, type, size and sha256, never the bytes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_MAGIC = b"CKB1"
+_NONCE_LEN = 12
+
+
+class BlobError(Exception):
+    """Base class for blob store failures."""
+
+
+class BlobNotFound(BlobError):
+    """No blob is stored under that key."""
+
+
+class BlobIntegrityError(BlobError):
+    """The stored bytes were altered or were encrypted with another key."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    key: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class BlobStore(Protocol):
+    def put(self, data: bytes, *, content_type: str) -> StoredBlob: ...
+    def get(self, key: str) -> bytes: ...
+    def delete(self, key: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+
+
+def decode_key(value: str) -> bytes:
+    """Parse a base64 (standard or url-safe) AES-256 key from configuration."""
+    raw = value.strip().encode()
+    try:
+        key = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("encryption key must be base64") from exc
+    if len(key) != 32:
+        raise ValueError("encryption key must decode to 32 bytes (AES-256)")
+    return key
+
+
+def generate_key() -> str:
+    """A fresh random AES-256 key, url-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+class FilesystemBlobStore:
+    """Blobs encrypted with AES-GCM under root, written atomically (temp file + rename)."""
+
+    def __init__(self, root: str | os.PathLike[str], key: bytes) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._aead = AESGCM(key)
+
+    def _path(self, key: str) -> Path:
+        if not key.isalnum() or len(key) < 8:
+            raise BlobNotFound(key)
+        return self.root / key[:2] / key[2:4] / key
+
+    def put(self, data: bytes, *, content_type: str) -> StoredBlob:
+        """Encrypt and store data under a new random key."""
+        key = secrets.token_hex(16)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nonce = secrets.token_bytes(_NONCE_LEN)
+        # The key is authenticated too, so a file moved to another name fails to decrypt.
+        sealed = _MAGIC + nonce + self._aead.encrypt(nonce, data, key.encode())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sealed)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return StoredBlob(key=key, content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def get(self, key: str) -> bytes:
+        """Read and decrypt a blob; tampering raises BlobIntegrityError."""
+        path = self._path(key)
+        try:
+            sealed = path.read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+        if not sealed.startswith(_MAGIC) or len(sealed) < len(_MAGIC) + _NONCE_LEN + 16:
+            raise BlobIntegrityError(f"blob {key} is not in the expected format")
+        nonce = sealed[len(_MAGIC) : len(_MAGIC) + _NONCE_LEN]
+        try:
+            return self._aead.decrypt(nonce, sealed[len(_MAGIC) + _NONCE_LEN :], key.encode())
+        except InvalidTag as exc:
+            raise BlobIntegrityError(f"blob {key} failed authentication (altered or wrong key)") from exc
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; deleting a missing blob is not an error."""
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        """Whether a blob is stored under key."""
+        try:
+            return self._path(key).exists()
+        except BlobNotFound:
+            return False

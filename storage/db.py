@@ -1,0 +1,101 @@
+"""Database engine and session factory, created unbound and configured by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every model, with a constraint naming convention Alembic can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL lets readers proceed while a check-in is being written by another worker.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for url; SQLite gets foreign keys, WAL and a busy timeout."""
+    if url.startswith("sqlite"):
+        kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 10}}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, echo=echo, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """Holds the engine and session factory; bound to a URL once by the app factory or CLI."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.session_factory: sessionmaker[Session] | None = None
+
+    def configure(self, url: str, *, echo: bool = False) -> None:
+        """Bind this database to url."""
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = make_engine(url, echo=echo)
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        """Open a new session."""
+        if self.session_factory is None:
+            raise RuntimeError("database is not configured")
+        return self.session_factory()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Session that commits on success and rolls back on error."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def on_rollback(session: Session, cleanup) -> None:  # type: ignore[no-untyped-def]
+    """Run cleanup() if session's transaction rolls back (e.g. delete a blob written for an insert that failed)."""
+    session.info.setdefault("rollback_cleanups", []).append(cleanup)
+
+
+def _run_rollback_cleanups(session: Session) -> None:
+    cleanups = session.info.pop("rollback_cleanups", [])
+    for cleanup in cleanups:
+        try:
+            cleanup()
+        except Exception:  # noqa: BLE001  (a failed cleanup must not hide the original error)
+            pass
+
+
+def _forget_rollback_cleanups(session: Session) -> None:
+    session.info.pop("rollback_cleanups", None)
+
+
+event.listen(Session, "after_soft_rollback", lambda session, _tx: _run_rollback_cleanups(session))
+event.listen(Session, "after_commit", _forget_rollback_cleanups)

@@ -1,0 +1,130 @@
+"""Statuses and codes, one enum per concept; stored as their snake_case string values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PERSON = "person"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+
+class SentenceType(StrEnum):
+    CONTROL = "control"  # 管制
+    PROBATION = "probation"  # 缓刑
+    PAROLE = "parole"  # 假释
+    TEMPORARY_OUTSIDE = "temporary_outside"  # 暂予监外执行
+
+
+class SupervisionLevel(StrEnum):
+    STRICT = "strict"  # 严管
+    ORDINARY = "ordinary"  # 普管
+    LENIENT = "lenient"  # 宽管
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"  # 解除矫正
+    REVOKED = "revoked"  # 撤销缓刑/假释, 收监
+    TRANSFERRED = "transferred"
+
+
+class EmploymentStatus(StrEnum):
+    EMPLOYED = "employed"
+    UNEMPLOYED = "unemployed"
+    STUDENT = "student"
+    RETIRED = "retired"
+    UNKNOWN = "unknown"
+
+
+class CheckinStatus(StrEnum):
+    VERIFIED = "verified"
+    NEEDS_REVIEW = "needs_review"
+    REJECTED = "rejected"
+    FAILED = "failed"  # the photo was unusable (quality gate); kept as an attempt
+    ACCEPTED = "accepted"
+    CONFIRMED_VIOLATION = "confirmed_violation"
+
+
+class CheckinKind(StrEnum):
+    SCHEDULED = "scheduled"
+    SPOT_CHECK = "spot_check"
+    LEAVE_RETURN = "leave_return"
+
+
+class Reason(StrEnum):
+    FACE_MISMATCH = "face_mismatch"
+    FACE_INCONCLUSIVE = "face_inconclusive"
+    MULTIPLE_FACES = "multiple_faces"
+    OUTSIDE_AREA = "outside_area"
+    LOCATION_INACCURATE = "location_inaccurate"
+    LATE = "late"
+    DEVICE_NOT_BOUND = "device_not_bound"
+    DUPLICATE_IMAGE = "duplicate_image"
+    LIVENESS_FAILED = "liveness_failed"
+    NO_REFERENCES = "no_references"
+    TASK_LATE = "task_late"
+
+
+class ReviewDecision(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+class LeaveStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ACTIVE = "active"
+    RETURNED = "returned"
+    OVERDUE = "overdue"
+
+
+class ApprovalLevel(StrEnum):
+    OFFICE = "office"
+    COUNTY = "county"
+
+
+class TaskKind(StrEnum):
+    SPOT_CHECK = "spot_check"
+    VIDEO_INSPECTION = "video_inspection"
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class AlertType(StrEnum):
+    MISSED_CHECKIN = "missed_checkin"
+    SPOT_CHECK_MISSED = "spot_check_missed"
+    FACE_MISMATCH = "face_mismatch"
+    OUTSIDE_AREA = "outside_area"
+    LEAVE_OVERDUE = "leave_overdue"
+    DEVICE_CHANGED = "device_changed"
+    REPEATED_FAILURES = "repeated_failures"
+    VIDEO_INSPECTION_FAILED = "video_inspection_failed"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class SanctionKind(StrEnum):
+    ADMONITION = "admonition"  # 训诫
+    WARNING = "warning"  # 警告
+    POLICE_PENALTY_REQUEST = "police_penalty_request"  # 提请治安管理处罚
+    REVOCATION_REQUEST = "revocation_request"  # 提请撤销缓刑/假释
+    RETURN_TO_PRISON = "return_to_prison"  # 收监执行

@@ -1,0 +1,27 @@
+"""SQLAlchemy models, one module per area; importing this package registers every table."""
+
+from storage.models.alert import Alert, Sanction
+from storage.models.audit import AuditEvent
+from storage.models.auth import AuthSession, IdempotencyRecord
+from storage.models.checkin import Checkin
+from storage.models.leave import LeaveRequest
+from storage.models.org import Account, Office
+from storage.models.person import Device, Person, ReferenceFace
+from storage.models.task import LivenessChallenge, Task
+
+__all__ = [
+    "Account",
+    "Alert",
+    "AuditEvent",
+    "AuthSession",
+    "Checkin",
+    "Device",
+    "IdempotencyRecord",
+    "LeaveRequest",
+    "LivenessChallenge",
+    "Office",
+    "Person",
+    "ReferenceFace",
+    "Sanction",
+    "Task",
+]

@@ -1,0 +1,68 @@
+"""Audit log: who did what, when and from where; every officer access to biometric data is recorded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import AuditEvent
+from supervision.actors import Actor
+from supervision.scope import office_condition
+
+
+class AuditAction:
+    PERSON_CREATED = "person.created"
+    PERSON_UPDATED = "person.updated"
+    PERSON_VIEWED = "person.viewed"
+    FACE_ENROLLED = "face.enrolled"
+    FACE_ENROL_REFUSED = "face.enrol_refused"
+    FACE_DELETED = "face.deleted"
+    FACE_PHOTO_VIEWED = "face.photo_viewed"
+    CHECKIN_VIEWED = "checkin.viewed"
+    CHECKIN_PHOTO_VIEWED = "checkin.photo_viewed"
+    CHECKIN_REVIEWED = "checkin.reviewed"
+    LEAVE_DECIDED = "leave.decided"
+    LEVEL_CHANGED = "person.level_changed"
+    ALERT_RESOLVED = "alert.resolved"
+    SANCTION_RECORDED = "sanction.recorded"
+    TASK_CREATED = "task.created"
+    VIDEO_VIEWED = "video.viewed"
+    VIDEO_REVIEWED = "video.reviewed"
+
+
+def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,
+                 office_id: int | None = None, target_type: str | None = None, target_id: Any = None,
+                 details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one audit event."""
+    event = AuditEvent(
+        at=at,
+        actor_role=actor.role,
+        actor_id=actor.id,
+        actor_name=actor.name,
+        action=action,
+        person_id=person_id,
+        office_id=office_id,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        ip=actor.ip,
+        details=details or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(*, session: Session, actor: Actor, person_id: int | None = None, action: str | None = None,
+                after_id: int | None = None, limit: int = 50) -> list[AuditEvent]:
+    """Audit events visible to actor, newest first (keyset by id)."""
+    stmt = select(AuditEvent).where(office_condition(actor, AuditEvent.office_id))
+    if person_id is not None:
+        stmt = stmt.where(AuditEvent.person_id == person_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if after_id is not None:
+        stmt = stmt.where(AuditEvent.id < after_id)
+    return list(session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)))

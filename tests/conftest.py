@@ -1,0 +1,151 @@
+"""Shared fixtures: app, client, db_session, blobs, clock and an auth helper.
+
+Database tests run against SQLite by default, or against CHECKIN_TEST_DATABASE_URL (CI sets PostgreSQL).
+Each test gets an empty database: tables are emptied after every test that used the app.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from storage import migrate
+from storage.blobs import generate_key
+from storage.db import Base
+from supervision.clock import FrozenClock
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FACES_DIR = REPO_ROOT.parent / "shared" / "faces"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "database_url" in names:
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """../shared/faces, or skip when it is not there."""
+    if not (FACES_DIR / "people").is_dir():
+        pytest.skip(f"test photos not found at {FACES_DIR} (see DEVELOPERS.md: ../shared/faces)")
+    return FACES_DIR
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database for the whole session."""
+    url = os.environ.get("CHECKIN_TEST_DATABASE_URL")
+    if url:
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            # Start from nothing so the migrations themselves are exercised on this server.
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    migrate.upgrade(url)
+    yield url
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The app's clock, frozen at the real time the test started (tests may move it)."""
+    return FrozenClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """Extra config for the app fixture; override in a test module to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, clock: FrozenClock, app_overrides: dict[str, Any]) -> Iterator[Any]:
+    from server import create_app
+    from web.limiter import limiter
+
+    config = {
+        "ENV": "testing",
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url,
+        "JWT_SECRET_KEY": "test-secret-" + "x" * 40,
+        "ENCRYPTION_KEY": generate_key(),
+        "RATELIMIT_STORAGE_URL": "memory://",
+        "CLOCK": clock,
+        **app_overrides,
+    }
+    application = create_app(config)
+    limiter.reset()
+    try:
+        yield application
+    finally:
+        application.extensions["checkin.db"].engine.dispose()
+        _empty_tables(database_url)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Any) -> Iterator[Any]:
+    """A session on the app's database, outside any request."""
+    session = app.extensions["checkin.db"].session()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@pytest.fixture
+def blobs(app: Any) -> Any:
+    return app.extensions["checkin.blobs"]
+
+
+class AuthHelper:
+    """Logs users in through the API and hands back Authorization headers."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def tokens(self, username: str, password: str = "correct-horse-1", device_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"username": username, "password": password}
+        if device_id is not None:
+            body["device_id"] = device_id
+        response = self.client.post("/api/v1/auth/login", json=body)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    def headers(self, username: str, password: str = "correct-horse-1", device_id: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens(username, password, device_id)['access_token']}"}
+
+    def person(self, code: str, device_id: str = "phone-1", password: str = "correct-horse-1") -> dict[str, str]:
+        return self.headers(code, password, device_id)
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthHelper:
+    return AuthHelper(client)

@@ -1,0 +1,58 @@
+"""Factories for test data: plain functions over a session, committing so the API sees the rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.models import Account, Office, Person
+from supervision import accounts
+from supervision.passwords import hash_password
+
+PASSWORD = "correct-horse-1"
+_HASH_CACHE: dict[str, str] = {}
+
+
+def _hash(password: str) -> str:
+    # argon2 is slow on purpose; one hash per password is enough for tests.
+    if password not in _HASH_CACHE:
+        _HASH_CACHE[password] = hash_password(password)
+    return _HASH_CACHE[password]
+
+
+def make_office(session: Session, code: str = "O1", county: str = "C1", name: str | None = None) -> Office:
+    office = accounts.create_office(session=session, code=code, name=name or f"Office {code}", county=county)
+    session.commit()
+    return office
+
+
+def make_officer(session: Session, office: Office, username: str = "officer1", *, admin: bool = False,
+                 password: str = PASSWORD) -> Account:
+    account = accounts.create_account(session=session, username=username, password=password,
+                                      office_code=office.code, admin=admin)
+    session.commit()
+    return account
+
+
+def make_person(session: Session, office: Office, code: str = "P001", *, password: str = PASSWORD,
+                **fields: Any) -> Person:
+    values: dict[str, Any] = {
+        "name": f"Person {code}",
+        "gender": "male",
+        "birth_date": date(1990, 1, 1),
+        "sentence_type": "probation",
+        "supervision_level": "ordinary",
+        "start_date": date(2026, 1, 1),
+        "end_date": date(2028, 1, 1),
+        "home_lat": 31.2304,
+        "home_lon": 121.4737,
+        "home_radius_m": 3000.0,
+        "status": "active",
+    }
+    values.update(fields)
+    person = Person(code=code, office_id=office.id, password_hash=_hash(password), **values)
+    session.add(person)
+    session.commit()
+    return person

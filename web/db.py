@@ -1,0 +1,64 @@
+"""One database session per request, closed on teardown; views commit at the request boundary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from storage.blobs import BlobStore
+from storage.db import Database
+
+
+def database() -> Database:
+    """The app's Database."""
+    return current_app.extensions["checkin.db"]
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().session()
+    return g.db_session
+
+
+def blobs() -> BlobStore:
+    """The app's blob store."""
+    return current_app.extensions["checkin.blobs"]
+
+
+def commit() -> None:
+    """Commit the request's work; on failure roll back (running blob clean-ups) and re-raise."""
+    session = db_session()
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        # Anything not committed by the view is abandoned here, which also runs blob clean-ups.
+        session.rollback()
+        session.close()
+
+
+def init_app(app: Flask, db: Database, blob_store: BlobStore) -> None:
+    """Attach the database and blob store to app."""
+    app.extensions["checkin.db"] = db
+    app.extensions["checkin.blobs"] = blob_store
+    app.teardown_appcontext(_close_session)
+
+
+def now() -> datetime:
+    """The app clock's current UTC time (replaceable in tests)."""
+    return current_app.extensions["checkin.clock"].now()
+
+
+def app_config(key: str) -> Any:
+    """A resolved CHECKIN_* setting."""
+    return current_app.config["CHECKIN"][key]

@@ -1,0 +1,125 @@
+"""problem+json (RFC 9457) responses: every error the API returns goes through here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+from supervision.errors import AppError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "urn:community-checkin:problem:{code}"
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def problem(status: int, code: str, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
+            **extra: Any) -> Response:
+    """Build an application/problem+json response."""
+    body = {
+        "type": PROBLEM_TYPE.format(code=code),
+        "title": title or HTTP_TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+HTTP_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def _field_errors(messages: Any) -> dict[str, Any]:
+    # webargs nests messages by location (json, form, files, query); clients want the fields.
+    if isinstance(messages, dict):
+        merged: dict[str, Any] = {}
+        for location, fields in messages.items():
+            if location in ("json", "form", "files", "query", "headers", "json_or_form") and isinstance(fields, dict):
+                merged.update(fields)
+            else:
+                merged[location] = fields
+        return merged
+    return {"_schema": messages}
+
+
+def handle_app_error(error: AppError) -> Response:
+    """Domain errors carry their own code and status."""
+    return problem(error.status, error.code, error.detail, title=type(error).title, **error.extra)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Werkzeug/webargs/flask-smorest HTTP errors."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if messages is not None:
+        errors = _field_errors(messages)
+        if status == 400 or "Invalid JSON body." in json.dumps(errors):
+            return problem(400, "invalid_json", "The request body is not valid JSON.", errors=errors)
+        return problem(422, "validation_failed", "Some fields are invalid.", errors=errors)
+    code = HTTP_CODES.get(status, "http_error")
+    detail = error.description or HTTP_TITLES.get(status, "Error")
+    headers = {}
+    if status == 413:
+        code = "image_too_large" if request.mimetype == "multipart/form-data" else "request_too_large"
+        detail = "The upload is larger than the server accepts."
+    elif status == 405 and error.get_response().headers.get("Allow"):
+        headers["Allow"] = error.get_response().headers["Allow"]
+    elif status == 429:
+        detail = "Too many requests. Try again later."
+        retry = error.get_response().headers.get("Retry-After") if hasattr(error, "get_response") else None
+        if retry:
+            headers["Retry-After"] = retry
+    return problem(status, code, detail, headers=headers)
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Anything else: log it, answer 500 without internals."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    if isinstance(error, AppError):
+        return handle_app_error(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, "internal_error", "The server failed to process the request; it is safe to retry.")
+
+
+def register_problem_handlers(app: Flask) -> None:
+    """The three handlers that cover every error."""
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
