@@ -7,4 +7,8 @@ from flask_smorest import Blueprint
 
 def blueprints() -> list[Blueprint]:
     """Every blueprint of the officer API."""
-    return []
+    from officer_api.audit import blp as audit_blp
+    from officer_api.checkins import blp as checkins_blp
+    from officer_api.persons import blp as persons_blp
+
+    return [persons_blp, checkins_blp, audit_blp]

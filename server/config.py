@@ -26,10 +26,11 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_RATE_LIMIT": "20 per minute",
     "LOGIN_FAILURE_LIMIT": "5 per 5 minutes",
     "TRUST_PROXY_HOPS": 0,
-    "FACE_VERIFY_THRESHOLD": None,  # None: the engine's calibrated default
+    # FACE_* map onto verification.settings.EngineSettings fields; None keeps the engine's calibrated default.
+    "FACE_VERIFY_THRESHOLD": None,
     "FACE_REJECT_THRESHOLD": None,
-    "FACE_DETECT_LONG_SIDE": 640,
-    "FACE_NUM_JITTERS": 1,
+    "FACE_DETECT_LONG_SIDE": None,
+    "FACE_NUM_JITTERS": None,
     "MIN_REFERENCES": 3,
     "MAX_REFERENCES": 10,
     "CHECKIN_LATE_MINUTES": 10,
@@ -51,8 +52,8 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
-    if isinstance(default, float) or default is None and key.startswith("FACE_"):
-        return float(raw) if raw.strip() else None
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 
@@ -67,6 +68,10 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
                 config[key] = _coerce(key, raw, default)
             except ValueError as exc:
                 raise ConfigError(f"CHECKIN_{key}: cannot parse {raw!r}") from exc
+    # Any other engine setting can be given as CHECKIN_FACE_<FIELD> too (e.g. CHECKIN_FACE_ENROL_MIN_FACE_PX).
+    for name, raw in environ.items():
+        if name.startswith("CHECKIN_FACE_") and name[len("CHECKIN_"):] not in DEFAULTS:
+            config[name[len("CHECKIN_"):]] = raw
     config.update(overrides or {})
 
     instance = Path(config["INSTANCE_PATH"]).resolve()
@@ -80,6 +85,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         decode_key(config["ENCRYPTION_KEY"])
     except ValueError as exc:
         raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
+    config["FACE_ENGINE"] = _engine_settings(config)
     if len(config["JWT_SECRET_KEY"]) < 32:
         raise ConfigError("CHECKIN_JWT_SECRET_KEY must be at least 32 characters")
     return config
@@ -108,3 +114,18 @@ def _resolve_secrets(config: dict[str, Any], instance: Path) -> None:
         with os.fdopen(fd, "w") as handle:
             json.dump(stored, handle)
     os.chmod(path, 0o600)
+
+
+def _engine_settings(config: dict[str, Any]) -> Any:
+    from verification.settings import EngineSettings
+
+    values = {key[len("FACE_"):].lower(): value for key, value in config.items()
+              if key.startswith("FACE_") and key != "FACE_ENGINE" and value is not None}
+    known = {field for field in EngineSettings.__dataclass_fields__}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown face engine settings: {', '.join('CHECKIN_FACE_' + u.upper() for u in unknown)}")
+    try:
+        return EngineSettings.from_mapping(values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"face engine settings: {exc}") from exc

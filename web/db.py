@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage.blobs import BlobStore
 from storage.db import Database
+from verification.engine import FaceEngine, get_engine
 
 
 def database() -> Database:
@@ -62,3 +63,8 @@ def now() -> datetime:
 def app_config(key: str) -> Any:
     """A resolved CHECKIN_* setting."""
     return current_app.config["CHECKIN"][key]
+
+
+def face_engine() -> FaceEngine:
+    """The process-wide face engine for this app's settings (models load on first use)."""
+    return get_engine(current_app.config["CHECKIN"]["FACE_ENGINE"])

@@ -1,0 +1,52 @@
+"""The phone's profile endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from storage.models import Person
+from supervision import faces
+from web.auth import auth_required, current_actor
+from web.db import db_session
+from web.schemas import StrictSchema
+
+blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The person's own profile")
+
+
+class MeSchema(StrictSchema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    supervision_level = fields.String()
+    sentence_type = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    office = fields.Dict()
+    device_id = fields.String(allow_none=True)
+    enrolled_references = fields.Integer()
+
+
+@blp.get("")
+@auth_required("person")
+@blp.response(200, MeSchema)
+def me() -> dict[str, Any]:
+    """Your profile and supervision level."""
+    session = db_session()
+    actor = current_actor()
+    person = session.get(Person, actor.id)
+    assert person is not None
+    return {
+        "id": person.id,
+        "code": person.code,
+        "name": person.name,
+        "supervision_level": person.supervision_level,
+        "sentence_type": person.sentence_type,
+        "start_date": person.start_date,
+        "end_date": person.end_date,
+        "office": {"code": person.office.code, "name": person.office.name},
+        "device_id": actor.device_id,
+        "enrolled_references": faces.count_references(session, person.id),
+    }

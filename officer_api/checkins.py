@@ -1,0 +1,121 @@
+"""Officer endpoints: check-in history, the review queue, evidence and decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+
+from storage.enums import CheckinStatus, ReviewDecision
+from supervision import checkins
+from web.auth import auth_required, current_actor
+from web.db import blobs, commit, db_session, now
+from web.files import private_file
+from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+
+blp = Blueprint("officer_checkins", __name__, url_prefix="/api/v1/officer/checkins",
+                description="Review queue and check-in history")
+
+STAFF = ("officer", "admin")
+
+
+class CheckinListArgsSchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in CheckinStatus]))
+    person_id = fields.Integer(load_default=None)
+
+
+class CheckinSchema(StrictSchema):
+    id = fields.Integer()
+    person_id = fields.Integer()
+    office_id = fields.Integer()
+    kind = fields.String()
+    task_id = fields.Integer(allow_none=True)
+    leave_request_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    reasons = fields.List(fields.String())
+    flags = fields.List(fields.String())
+    failure_code = fields.String(allow_none=True)
+    received_at = fields.DateTime()
+    captured_at = fields.DateTime()
+    latitude = fields.Float()
+    longitude = fields.Float()
+    accuracy_m = fields.Float()
+    device_id = fields.String(allow_none=True)
+    device_bound = fields.Boolean()
+    match = fields.Dict(allow_none=True)
+    location = fields.Dict(allow_none=True)
+    review_decision = fields.String(allow_none=True)
+    review_note = fields.String(allow_none=True)
+    reviewed_by_id = fields.Integer(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+
+
+class CheckinDetailSchema(CheckinSchema):
+    quality = fields.Dict(allow_none=True)
+    exif = fields.Dict(allow_none=True)
+    liveness = fields.Dict(allow_none=True)
+    engine_version = fields.String(allow_none=True)
+    photo_sha256 = fields.String()
+    best_reference_id = fields.Integer(allow_none=True)
+    photo_url = fields.Method("_photo_url")
+    best_reference_photo_url = fields.Method("_reference_url")
+
+    def _photo_url(self, checkin: Any) -> str | None:
+        return f"/api/v1/officer/checkins/{checkin.id}/photo" if checkin.photo_blob_key else None
+
+    def _reference_url(self, checkin: Any) -> str | None:
+        if checkin.best_reference_id is None:
+            return None
+        return f"/api/v1/officer/persons/{checkin.person_id}/faces/{checkin.best_reference_id}/photo"
+
+
+class ReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in ReviewDecision]))
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+@blp.get("")
+@auth_required(*STAFF)
+@blp.arguments(CheckinListArgsSchema, location="query")
+@blp.response(200, page_schema(CheckinSchema, "CheckinPage"))
+def list_checkins(args: dict[str, Any]) -> dict[str, Any]:
+    """Check-ins in your scope; with status=needs_review this is the review queue, oldest first."""
+    rows = checkins.list_checkins(session=db_session(), actor=current_actor(), status=args["status"],
+                                  person_id=args["person_id"], after_id=decode_cursor(args["cursor"]),
+                                  limit=args["limit"] + 1)
+    return page(rows, args["limit"])
+
+
+@blp.get("/<int:checkin_id>")
+@auth_required(*STAFF)
+@blp.response(200, CheckinDetailSchema)
+def get_checkin(checkin_id: int) -> Any:
+    """One check-in with its verification evidence (audit-logged)."""
+    checkin = checkins.view_checkin(session=db_session(), actor=current_actor(), checkin_id=checkin_id, now=now())
+    commit()
+    return checkin
+
+
+@blp.get("/<int:checkin_id>/photo")
+@auth_required(*STAFF)
+@blp.response(200, content_type="image/jpeg", description="The selfie bytes")
+def checkin_photo(checkin_id: int) -> Response:
+    """The selfie; each access is audit-logged."""
+    data, content_type = checkins.read_checkin_photo(session=db_session(), blobs=blobs(), actor=current_actor(),
+                                                     checkin_id=checkin_id, now=now())
+    commit()
+    return private_file(data, content_type)
+
+
+@blp.post("/<int:checkin_id>/review")
+@auth_required(*STAFF)
+@blp.arguments(ReviewSchema)
+@blp.response(200, CheckinDetailSchema)
+def review_checkin(body: dict[str, Any], checkin_id: int) -> Any:
+    """Accept or reject an unclear check-in (a reject needs a note); a second review is 409."""
+    checkin = checkins.review_checkin(session=db_session(), actor=current_actor(), checkin_id=checkin_id,
+                                      decision=body["decision"], note=body["note"], now=now())
+    commit()
+    return checkin

@@ -1,0 +1,109 @@
+"""Supervised persons: creation, listing and lookup within the actor's scope."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.enums import PersonStatus
+from storage.models import Account, Office, Person
+from supervision.actors import Actor
+from supervision.audit import AuditAction, record_event
+from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.passwords import hash_password
+from supervision.scope import can_see_office, office_condition
+
+
+def create_person(*, session: Session, actor: Actor, code: str, name: str, gender: str, birth_date: date,
+                  sentence_type: str, supervision_level: str, start_date: date, end_date: date, office_code: str,
+                  password: str, home: dict[str, float] | None, now: datetime,
+                  employment_status: str = "unknown") -> Person:
+    """Register a supervised person in an office the actor may manage."""
+    office = session.scalar(select(Office).where(Office.code == office_code))
+    if office is None or not can_see_office(session, actor, office.id):
+        raise ValidationFailed({"office_code": ["No such office in your scope."]})
+    if end_date < start_date:
+        raise ValidationFailed({"end_date": ["The end date is before the start date."]})
+    if birth_date >= start_date:
+        raise ValidationFailed({"birth_date": ["The birth date must be before the start date."]})
+    taken = session.scalar(select(Person.id).where(Person.code == code)) or session.scalar(
+        select(Account.id).where(Account.username == code)
+    )
+    if taken:
+        raise Conflict(f"The code {code} is already registered.", code="person_code_taken")
+    person = Person(
+        code=code,
+        name=name,
+        gender=gender,
+        birth_date=birth_date,
+        sentence_type=sentence_type,
+        supervision_level=supervision_level,
+        start_date=start_date,
+        end_date=end_date,
+        office_id=office.id,
+        home_lat=home["lat"] if home else None,
+        home_lon=home["lon"] if home else None,
+        home_radius_m=home["radius_m"] if home else None,
+        status=PersonStatus.ACTIVE,
+        employment_status=employment_status,
+        password_hash=hash_password(password),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(person)
+    session.flush()
+    record_event(session=session, actor=actor, action=AuditAction.PERSON_CREATED, at=now, person_id=person.id,
+                 office_id=office.id, target_type="person", target_id=person.id,
+                 details={"code": code, "supervision_level": supervision_level})
+    return person
+
+
+def list_persons(*, session: Session, actor: Actor, status: str | None = None, level: str | None = None,
+                 office_code: str | None = None, query: str | None = None, after_id: int | None = None,
+                 limit: int = 50) -> list[Person]:
+    """Persons in the actor's scope, by id, with optional filters."""
+    stmt = select(Person).where(office_condition(actor, Person.office_id))
+    if status:
+        stmt = stmt.where(Person.status == status)
+    if level:
+        stmt = stmt.where(Person.supervision_level == level)
+    if office_code:
+        stmt = stmt.join(Office, Office.id == Person.office_id).where(Office.code == office_code)
+    if query:
+        pattern = f"%{query}%"
+        stmt = stmt.where(Person.name.ilike(pattern) | Person.code.ilike(pattern))
+    if after_id is not None:
+        stmt = stmt.where(Person.id > after_id)
+    return list(session.scalars(stmt.order_by(Person.id).limit(limit)))
+
+
+def update_person(*, session: Session, actor: Actor, person: Person, changes: dict[str, Any], now: datetime) -> Person:
+    """Change a person's record; every change is audit-logged with old and new values."""
+    if not changes:
+        return person
+    before: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "home":
+            before["home"] = {"lat": person.home_lat, "lon": person.home_lon, "radius_m": person.home_radius_m}
+            person.home_lat, person.home_lon, person.home_radius_m = (
+                (value["lat"], value["lon"], value["radius_m"]) if value else (None, None, None)
+            )
+            continue
+        if not hasattr(Person, field):
+            raise NotFound(f"No field {field}.")
+        before[field] = getattr(person, field)
+        setattr(person, field, value)
+    person.updated_at = now
+    action = AuditAction.LEVEL_CHANGED if set(changes) == {"supervision_level"} else AuditAction.PERSON_UPDATED
+    record_event(session=session, actor=actor, action=action, at=now, person_id=person.id,
+                 office_id=person.office_id, target_type="person", target_id=person.id,
+                 details={"before": _jsonable(before), "after": _jsonable(changes)})
+    session.flush()
+    return person
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, date | datetime) else value for key, value in values.items()}
