@@ -72,9 +72,11 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
 def _register_blueprints(app: Flask) -> None:
     from mobile_api import blueprints as mobile_blueprints
     from officer_api import blueprints as officer_blueprints
+    from server.apidocs import bp as apidocs_bp
     from server.health import bp as health_bp
 
     api = app.extensions["checkin.api"]
     app.register_blueprint(health_bp)
+    app.register_blueprint(apidocs_bp)
     for blueprint in (*mobile_blueprints(), *officer_blueprints()):
         api.register_blueprint(blueprint)
