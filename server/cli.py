@@ -112,8 +112,12 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
         def load(self):  # type: ignore[no-untyped-def]
             from server import create_app
+            from verification.engine import get_engine
 
-            return create_app()
+            app = create_app()
+            # Load the face models (~130 MB) while the worker boots, not on its first check-in.
+            get_engine(app.config["CHECKIN"]["FACE_ENGINE"])
+            return app
 
     _Gunicorn().run()
 
