@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +23,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config["CHECKIN"] = config
     app.config["MAX_CONTENT_LENGTH"] = config["MAX_CONTENT_LENGTH"]
-    app.config["SECRET_KEY"] = config["JWT_SECRET_KEY"]
+    # Cookie signing gets its own key, derived so that it never equals the token-signing key.
+    app.config["SECRET_KEY"] = hmac.new(config["JWT_SECRET_KEY"].encode(), b"flask-session", hashlib.sha256).hexdigest()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if config["TRUST_PROXY_HOPS"]:
         hops = config["TRUST_PROXY_HOPS"]

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 SECRET_KEYS = ("JWT_SECRET_KEY", "ENCRYPTION_KEY")
+ENVIRONMENTS = ("development", "testing", "production")
 
 
 class ConfigError(RuntimeError):
@@ -73,6 +74,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
         if name.startswith("CHECKIN_FACE_") and name[len("CHECKIN_"):] not in DEFAULTS:
             config[name[len("CHECKIN_"):]] = raw
     config.update(overrides or {})
+    config["ENV"] = str(config["ENV"]).strip().lower()
+    if config["ENV"] not in ENVIRONMENTS:
+        raise ConfigError(f"CHECKIN_ENV must be one of {', '.join(ENVIRONMENTS)}, not {config['ENV']!r}")
 
     instance = Path(config["INSTANCE_PATH"]).resolve()
     config["INSTANCE_PATH"] = str(instance)

@@ -47,9 +47,10 @@ class BlobStore(Protocol):
 
 def decode_key(value: str) -> bytes:
     """Parse a base64 (standard or url-safe) AES-256 key from configuration."""
-    raw = value.strip().encode()
+    raw = value.strip()
     try:
-        key = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        # validate=True: stray characters must be an error, not silently dropped from the key.
+        key = base64.b64decode(raw.replace("-", "+").replace("_", "/") + "=" * (-len(raw) % 4), validate=True)
     except (ValueError, TypeError) as exc:
         raise ValueError("encryption key must be base64") from exc
     if len(key) != 32:

@@ -80,22 +80,36 @@ class Database:
 
 
 def on_rollback(session: Session, cleanup) -> None:  # type: ignore[no-untyped-def]
-    """Run cleanup() if session's transaction rolls back (e.g. delete a blob written for an insert that failed)."""
-    session.info.setdefault("rollback_cleanups", []).append(cleanup)
+    """Run cleanup() if the transaction this work belongs to rolls back (e.g. delete a blob whose row failed)."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault("rollback_cleanups", []).append((transaction, cleanup))
 
 
-def _run_rollback_cleanups(session: Session) -> None:
-    cleanups = session.info.pop("rollback_cleanups", [])
-    for cleanup in cleanups:
-        try:
-            cleanup()
-        except Exception:  # noqa: BLE001  (a failed cleanup must not hide the original error)
-            pass
+def _inside(transaction, ancestor) -> bool:  # type: ignore[no-untyped-def]
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _run_rollback_cleanups(session: Session, rolled_back) -> None:  # type: ignore[no-untyped-def]
+    # A failed savepoint only undoes the work done inside it: clean-ups of the enclosing work must stay.
+    kept = []
+    for transaction, cleanup in session.info.get("rollback_cleanups", []):
+        if _inside(transaction, rolled_back) or (transaction is None and rolled_back.parent is None):
+            try:
+                cleanup()
+            except Exception:  # noqa: BLE001  (a failed cleanup must not hide the original error)
+                pass
+        else:
+            kept.append((transaction, cleanup))
+    session.info["rollback_cleanups"] = kept
 
 
 def _forget_rollback_cleanups(session: Session) -> None:
     session.info.pop("rollback_cleanups", None)
 
 
-event.listen(Session, "after_soft_rollback", lambda session, _tx: _run_rollback_cleanups(session))
+event.listen(Session, "after_soft_rollback", _run_rollback_cleanups)
 event.listen(Session, "after_commit", _forget_rollback_cleanups)

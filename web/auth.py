@@ -104,7 +104,3 @@ def init_app(app: Flask) -> None:
     jwt.needs_fresh_token_loader(lambda _h, _p: _jwt_problem(401, "fresh_token_required", "Log in again."))
     jwt.user_lookup_error_loader(lambda _h, _p: _jwt_problem(401, "token_revoked", "This session has ended."))
     jwt.token_verification_failed_loader(lambda _h, _p: _jwt_problem(401, "invalid_token", "The token is invalid."))
-
-    @jwt.encode_key_loader
-    def _key(_identity: Any) -> str:
-        return app.config["JWT_SECRET_KEY"]

@@ -1,0 +1,146 @@
+"""The `checkin` command: init-db, create-office, create-officer, then logging in through the API."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from server.cli import _redact, main
+from storage import migrate
+from storage.models import Account, Office
+
+PASSWORD = "cli-password-123"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str | None]:
+    return {
+        "CHECKIN_ENV": "development",
+        "CHECKIN_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CHECKIN_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        # Secrets are generated into the instance folder, as on a developer's machine.
+        "CHECKIN_JWT_SECRET_KEY": None,
+        "CHECKIN_ENCRYPTION_KEY": None,
+    }
+
+
+@pytest.fixture
+def run(cli_env):
+    runner = CliRunner(env=cli_env)
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `checkin init-db` run per module; tests that only need a schema start from a copy of it."""
+    folder = tmp_path_factory.mktemp("cli-template")
+    env = {"CHECKIN_INSTANCE_PATH": str(folder / "instance"), "CHECKIN_DATABASE_URL": f"sqlite:///{folder / 'cli.db'}",
+           "CHECKIN_ENV": "development", "CHECKIN_JWT_SECRET_KEY": None, "CHECKIN_ENCRYPTION_KEY": None}
+    result = CliRunner(env=env).invoke(main, ["init-db"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return folder / "cli.db"
+
+
+@pytest.fixture
+def initialised(migrated_template: Path, tmp_path: Path) -> None:
+    shutil.copyfile(migrated_template, tmp_path / "cli.db")
+
+
+def _accounts(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return {a.username: a.role for a in session.scalars(select(Account))}
+    finally:
+        engine.dispose()
+
+
+def test_init_db_creates_schema_and_is_repeatable(run, cli_env, tmp_path):
+    first = run("init-db")
+
+    assert first.exit_code == 0, first.output
+    assert "newest schema" in first.output
+    assert (tmp_path / "instance" / "secrets.json").exists()
+    migrate.check(cli_env["CHECKIN_DATABASE_URL"])
+    again = run("init-db")
+    assert again.exit_code == 0, again.output
+    engine = create_engine(cli_env["CHECKIN_DATABASE_URL"])
+    with Session(engine) as session:
+        assert session.scalars(select(Office)).all() == []
+    engine.dispose()
+
+
+def test_create_officer_then_log_in_through_api(run, initialised, cli_env):
+    office = run("create-office", "CG01", "--name", "城关司法所", "--county", "某某区")
+    officer = run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
+
+    assert office.exit_code == 0, office.output
+    assert "CG01" in office.output
+    assert officer.exit_code == 0, officer.output
+    assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"zhang": "officer"}
+
+    from server import create_app
+
+    app = create_app({"INSTANCE_PATH": cli_env["CHECKIN_INSTANCE_PATH"],
+                      "DATABASE_URL": cli_env["CHECKIN_DATABASE_URL"], "RATELIMIT_STORAGE_URL": "memory://"})
+    try:
+        response = app.test_client().post("/api/v1/auth/login", json={"username": "zhang", "password": PASSWORD})
+        wrong = app.test_client().post("/api/v1/auth/login", json={"username": "zhang", "password": PASSWORD + "x"})
+    finally:
+        app.extensions["checkin.db"].engine.dispose()
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["role"] == "officer"
+    assert wrong.status_code == 401
+
+
+def test_create_officer_admin_flag_gives_admin_role(run, initialised, cli_env):
+    run("create-office", "CG01", "--name", "城关司法所", "--county", "某某区")
+
+    result = run("create-officer", "boss", "--office", "CG01", "--admin", "--password-stdin", input=PASSWORD + "\n")
+
+    assert result.exit_code == 0, result.output
+    assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"boss": "admin"}
+
+
+def test_duplicate_office_fails_with_message(run, initialised):
+    assert run("create-office", "CG01", "--name", "A", "--county", "C").exit_code == 0
+
+    result = run("create-office", "CG01", "--name", "B", "--county", "C")
+
+    assert result.exit_code != 0
+    assert "CG01 already exists" in result.output
+
+
+def test_create_officer_errors_are_reported(run, initialised, cli_env):
+    run("create-office", "CG01", "--name", "A", "--county", "C")
+    run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
+
+    short = run("create-officer", "li", "--office", "CG01", "--password-stdin", input="short\n")
+    no_office = run("create-officer", "wang", "--office", "NOPE", "--password-stdin", input=PASSWORD + "\n")
+    taken = run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
+
+    assert short.exit_code != 0 and "10 characters" in short.output
+    assert no_office.exit_code != 0 and "NOPE" in no_office.output
+    assert taken.exit_code != 0 and "zhang" in taken.output
+    assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"zhang": "officer"}
+
+
+def test_cli_refuses_production_without_secrets(cli_env):
+    result = CliRunner(env={**cli_env, "CHECKIN_ENV": "production"}).invoke(main, ["init-db"])
+
+    assert result.exit_code != 0
+    assert "CHECKIN_JWT_SECRET_KEY" in result.output
+
+
+def test_redact_hides_database_password():
+    assert _redact("postgresql+psycopg://app:s3cret@db:5432/checkin") == "postgresql+psycopg://app:***@db:5432/checkin"
+    assert _redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"

@@ -1,0 +1,40 @@
+"""The login limiter on Redis (CHECKIN_TEST_REDIS_URL), as used when several workers share limits."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tests.foundation.helpers import LOGIN, assert_problem
+
+
+@pytest.fixture
+def app_overrides():
+    url = os.environ.get("CHECKIN_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("CHECKIN_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/15)")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis at {url} is not reachable: {exc}")
+    return {"RATELIMIT_STORAGE_URL": url, "LOGIN_FAILURE_LIMIT": "3 per minute"}
+
+
+def test_failed_logins_are_limited_with_redis_storage(app, client):
+    from web.limiter import limiter
+
+    assert type(limiter.storage).__name__.lower().startswith("redis")
+    username = f"nobody-{uuid.uuid4().hex[:12]}"  # its own key, whatever else uses this Redis
+    for _ in range(3):
+        assert_problem(client.post(LOGIN, json={"username": username, "password": "wrong"}), 401,
+                       "invalid_credentials")
+
+    assert_problem(client.post(LOGIN, json={"username": username, "password": "wrong"}), 429, "rate_limited")
+    import redis
+
+    stored = redis.Redis.from_url(app.config["CHECKIN"]["RATELIMIT_STORAGE_URL"]).keys(f"*{username}*")
+    assert stored, "the failure counter was not kept in Redis"
