@@ -9,6 +9,7 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the phone API."""
     from mobile_api.auth import blp as auth_blp
     from mobile_api.checkins import blp as checkins_blp
+    from mobile_api.leave import blp as leave_blp
     from mobile_api.me import blp as me_blp
 
-    return [auth_blp, me_blp, checkins_blp]
+    return [auth_blp, me_blp, checkins_blp, leave_blp]

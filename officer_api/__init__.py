@@ -9,6 +9,7 @@ def blueprints() -> list[Blueprint]:
     """Every blueprint of the officer API."""
     from officer_api.audit import blp as audit_blp
     from officer_api.checkins import blp as checkins_blp
+    from officer_api.leave import blp as leave_blp
     from officer_api.persons import blp as persons_blp
 
-    return [persons_blp, checkins_blp, audit_blp]
+    return [persons_blp, checkins_blp, audit_blp, leave_blp]

@@ -38,6 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LOCATION_ACCURACY_M": 500,
     "IDEMPOTENCY_WAIT_SECONDS": 10,
     "DB_ECHO": False,
+    # Leave rules (supervision.leave.LeavePolicy); per-office overrides as JSON {office_code: {field: value}}.
+    "LEAVE_MIN_NOTICE_DAYS": 3,
+    "LEAVE_OFFICE_MAX_DAYS": 7,
+    "LEAVE_MAX_DAYS": 30,
+    "LEAVE_MAX_DAYS_PER_YEAR": 60,
+    "LEAVE_RETURN_GRACE_HOURS": 24,
+    "LEAVE_PAST_TOLERANCE_MINUTES": 5,
+    "LEAVE_OFFICE_OVERRIDES": {},
 }
 
 SECRET_KEYS = ("JWT_SECRET_KEY", "ENCRYPTION_KEY")
@@ -90,6 +98,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     except ValueError as exc:
         raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
     config["FACE_ENGINE"] = _engine_settings(config)
+    _check_rules(config)
     if len(config["JWT_SECRET_KEY"]) < 32:
         raise ConfigError("CHECKIN_JWT_SECRET_KEY must be at least 32 characters")
     return config
@@ -133,3 +142,13 @@ def _engine_settings(config: dict[str, Any]) -> Any:
         return EngineSettings.from_mapping(values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"face engine settings: {exc}") from exc
+
+
+def _check_rules(config: dict[str, Any]) -> None:
+    # Bad rule settings fail at start-up, not on the first request that needs them.
+    from supervision.leave import LeavePolicy
+
+    try:
+        LeavePolicy.from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"leave rules: {exc}") from exc

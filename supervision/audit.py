@@ -25,6 +25,7 @@ class AuditAction:
     CHECKIN_PHOTO_VIEWED = "checkin.photo_viewed"
     CHECKIN_REVIEWED = "checkin.reviewed"
     LEAVE_DECIDED = "leave.decided"
+    LEAVE_ATTACHMENT_VIEWED = "leave.attachment_viewed"
     LEVEL_CHANGED = "person.level_changed"
     ALERT_RESOLVED = "alert.resolved"
     SANCTION_RECORDED = "sanction.recorded"

@@ -68,6 +68,16 @@ def _empty_tables(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at production cost takes ~0.4 s a hash on this machine; tests that are not about it use a cheap one."""
+    from argon2 import PasswordHasher
+
+    from supervision import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def clock() -> FrozenClock:
     """The app's clock, frozen at the real time the test started (tests may move it)."""

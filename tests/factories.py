@@ -12,14 +12,10 @@ from supervision import accounts
 from supervision.passwords import hash_password
 
 PASSWORD = "correct-horse-1"
-_HASH_CACHE: dict[str, str] = {}
 
 
 def _hash(password: str) -> str:
-    # argon2 is slow on purpose; one hash per password is enough for tests.
-    if password not in _HASH_CACHE:
-        _HASH_CACHE[password] = hash_password(password)
-    return _HASH_CACHE[password]
+    return hash_password(password)
 
 
 def make_office(session: Session, code: str = "O1", county: str = "C1", name: str | None = None) -> Office:
