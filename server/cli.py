@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from server.commands.faces import eval_faces
 from server.config import ConfigError, load_config
 
 
@@ -28,6 +29,9 @@ def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
 @click.group()
 def main() -> None:
     """Community corrections check-in service."""
+
+
+main.add_command(eval_faces, "eval-faces")
 
 
 @main.command("init-db")
@@ -208,14 +212,3 @@ def _redact(url: str) -> str:
         creds, host = rest.rsplit("@", 1)
         return f"{scheme}://{creds.split(':')[0]}:***@{host}" if ":" in creds else url
     return url
-
-
-def _register_optional_commands() -> None:
-    try:
-        from server.commands.faces import eval_faces
-    except ImportError:
-        return
-    main.add_command(eval_faces, "eval-faces")
-
-
-_register_optional_commands()

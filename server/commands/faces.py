@@ -1,0 +1,79 @@
+"""CLI commands for calibrating and timing the face engine; the logic lives in verification.evaluation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from verification.engine import FaceEngine
+from verification.evaluation import (
+    SWEEPS,
+    count_images,
+    evaluate,
+    format_report,
+    load_identities,
+    sweep_quality,
+)
+from verification.settings import EngineSettings
+
+
+def _settings(overrides: tuple[str, ...]) -> EngineSettings:
+    values: dict[str, str] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        values[key.strip().lower()] = value
+    unknown = set(values) - set(EngineSettings.__dataclass_fields__)
+    if unknown:
+        raise click.BadParameter(f"unknown setting(s): {', '.join(sorted(unknown))}", param_hint="--set")
+    return EngineSettings.from_mapping(values)
+
+
+@click.command("eval-faces")
+@click.argument(
+    "directories", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option("--refs", default=5, show_default=True, help="Reference photos enrolled per identity.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--distances", is_flag=True, help="Include every genuine and impostor distance in the JSON.")
+@click.option("--limit", type=int, help="Use only the first N identities of each directory.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an engine setting.")
+@click.option(
+    "--sweep", type=click.Choice(sorted(SWEEPS)), help="Degrade probes and tabulate matching instead."
+)
+def eval_faces(
+    directories: tuple[Path, ...],
+    refs: int,
+    as_json: bool,
+    distances: bool,
+    limit: int | None,
+    overrides: tuple[str, ...],
+    sweep: str | None,
+) -> None:
+    """Measure TAR at fixed FAR, FTE, FTA and time per photo on folders of identity folders."""
+    engine = FaceEngine(_settings(overrides))
+    if sweep:
+        total = sum(len(i.probes) for d in directories for i in load_identities(d, refs)[:limit])
+        with click.progressbar(length=total, label=f"sweep {sweep}", file=sys.stderr) as bar:
+            table = sweep_quality(
+                directories, sweep, refs=refs, engine=engine, progress=bar.update, identities_per_set=limit
+            )
+        click.echo(json.dumps(table, indent=2) if as_json else "\n".join(str(row) for row in table))
+        return
+    total = sum(count_images(load_identities(d, refs)[:limit]) for d in directories)
+    with click.progressbar(length=total, label="analysing photos", file=sys.stderr) as bar:
+        report = evaluate(
+            directories, refs=refs, engine=engine, progress=bar.update, identities_per_set=limit
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_dict(include_distances=distances), indent=2))
+    else:
+        click.echo(format_report(report))
+
+
+if __name__ == "__main__":
+    eval_faces()

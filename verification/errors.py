@@ -1,0 +1,56 @@
+"""Exceptions raised by the face pipeline, each with a stable snake_case code."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ImageErrorCode(StrEnum):
+    """Why an upload cannot be used as an image."""
+
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    IMAGE_TOO_LARGE = "image_too_large"
+    INVALID_IMAGE = "invalid_image"
+
+
+class QualityErrorCode(StrEnum):
+    """Why a decoded image holds no usable face."""
+
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    FACE_TOO_SMALL = "face_too_small"
+    IMAGE_TOO_DARK = "image_too_dark"
+    IMAGE_TOO_BRIGHT = "image_too_bright"
+    IMAGE_TOO_BLURRY = "image_too_blurry"
+    FACE_NOT_FRONTAL = "face_not_frontal"
+
+
+class ImageError(Exception):
+    """The upload cannot be used as an image."""
+
+    def __init__(self, code: ImageErrorCode | str, detail: str) -> None:
+        super().__init__(detail)
+        self.code: str = str(code)
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"ImageError(code={self.code!r}, detail={self.detail!r})"
+
+
+class QualityError(Exception):
+    """An image decoded, but the face in it is not usable."""
+
+    def __init__(
+        self,
+        code: QualityErrorCode | str,
+        detail: str,
+        quality: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code: str = str(code)
+        self.detail = detail
+        self.quality: dict[str, Any] = dict(quality or {})
+
+    def __repr__(self) -> str:
+        return f"QualityError(code={self.code!r}, detail={self.detail!r})"

@@ -1,0 +1,114 @@
+"""Configuration of the face engine: sizes, thresholds and quality gates."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Purpose = Literal["enrol", "checkin"]
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    """Limits a face must meet for one purpose; None switches a gate off."""
+
+    min_face_px: float
+    min_brightness: float
+    max_brightness: float
+    min_blur: float
+    max_yaw_degrees: float | None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """All tunables of the engine; the app builds it from CHECKIN_FACE_* settings."""
+
+    # Detection runs on a copy whose long side is about this many pixels (smaller images are upsampled
+    # by the detector instead), so detection costs the same for a 0.3 MP and a 14 MP upload.
+    detect_long_side: int = 640
+    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long;
+    # landmarks and encodings are computed on that decoded image.
+    decode_long_side: int = 960
+    # True: encode on the detection copy instead of the larger decoded image (see docs/faces.md).
+    encode_on_detect_image: bool = False
+    max_pixels: int = 50_000_000
+    num_jitters: int = 1
+    # Calibrated on ../shared/faces (docs/faces.md): at most 0.1% impostor auto-verify on the East Asian set.
+    verify_threshold: float = 0.36
+    reject_threshold: float = 0.52
+    # The CNN detector is ~50x slower than HOG on a CPU; it is only a fallback, never the default.
+    cnn_fallback: bool = False
+    cnn_max_pixels: int = 640 * 640
+    # A second face narrower than this fraction of the main face is a bystander in the background.
+    significant_face_ratio: float = 0.5
+    # Gates (docs/faces.md, "Quality gates"): each value is where degrading real photos measurably hurts
+    # matching. Enrolment: the genuine auto-verify rate stays >= 90% of that of undegraded photos; check-in:
+    # refuse only where it falls to half or less. References last for years, so they must be the better.
+    enrol_min_face_px: float = 48.0
+    enrol_min_brightness: float = 45.0
+    enrol_max_brightness: float = 175.0
+    enrol_min_blur: float = 25.0
+    enrol_max_yaw_degrees: float | None = None
+    checkin_min_face_px: float = 34.0
+    checkin_min_brightness: float = 20.0
+    checkin_max_brightness: float = 210.0
+    checkin_min_blur: float = 10.0
+    checkin_max_yaw_degrees: float | None = None
+
+    def __post_init__(self) -> None:
+        # Bad configuration must fail when the app starts, not on the first check-in.
+        if not 0.0 < self.verify_threshold <= self.reject_threshold < 2.0:
+            raise ValueError("need 0 < verify_threshold <= reject_threshold < 2 (encodings are unit-length)")
+        if min(self.detect_long_side, self.decode_long_side, self.max_pixels, self.num_jitters) < 1:
+            raise ValueError("sizes, max_pixels and num_jitters must be positive")
+        if not 0.0 < self.significant_face_ratio <= 1.0:
+            raise ValueError("significant_face_ratio must be in (0, 1]")
+
+    def gates(self, purpose: Purpose) -> QualityGates:
+        """Return the quality gates for enrolment or check-in photos."""
+        if purpose == "enrol":
+            return QualityGates(
+                min_face_px=self.enrol_min_face_px,
+                min_brightness=self.enrol_min_brightness,
+                max_brightness=self.enrol_max_brightness,
+                min_blur=self.enrol_min_blur,
+                max_yaw_degrees=self.enrol_max_yaw_degrees,
+            )
+        if purpose == "checkin":
+            return QualityGates(
+                min_face_px=self.checkin_min_face_px,
+                min_brightness=self.checkin_min_brightness,
+                max_brightness=self.checkin_max_brightness,
+                min_blur=self.checkin_min_blur,
+                max_yaw_degrees=self.checkin_max_yaw_degrees,
+            )
+        raise ValueError(f"unknown purpose {purpose!r}")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> EngineSettings:
+        """Build settings from field names (config keys without prefix), converting strings."""
+        kwargs: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in values:
+                continue
+            optional = "None" in str(field.type)
+            kwargs[field.name] = _coerce(values[field.name], field.default, optional)
+        return cls(**kwargs)
+
+
+def _coerce(value: Any, default: Any, optional: bool) -> Any:
+    # Environment variables arrive as strings; convert them to the type of the field's default.
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if isinstance(default, bool):
+        return text.lower() in {"1", "true", "yes", "on"}
+    if optional and text.lower() in {"", "none", "off"}:
+        return None
+    if isinstance(default, int):
+        return int(text)
+    if isinstance(default, float) or default is None:
+        return float(text)
+    return text
