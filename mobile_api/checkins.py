@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
+from mobile_api.liveness import checkin_liveness
 from storage.models import Person
 from supervision import accounts, checkins
 from web.auth import auth_required, current_actor
@@ -25,10 +26,14 @@ class CheckinFormSchema(StrictSchema):
     accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
     captured_at = fields.AwareDateTime(required=True)
     task_id = fields.Integer(load_default=None)
+    challenge_id = fields.String(load_default=None, validate=validate.Length(max=36))
+    mirrored = fields.Boolean(load_default=False)  # the liveness clip is mirrored (front-camera preview)
 
 
 class PhotoSchema(StrictSchema):
     photo = Upload(required=True)
+    video = Upload(load_default=None)
+    frames = fields.List(Upload(), load_default=list)
 
 
 class CheckinResultSchema(StrictSchema):
@@ -42,6 +47,7 @@ class CheckinResultSchema(StrictSchema):
     task_id = fields.Integer(allow_none=True)
     match = fields.Method("_match")
     location = fields.Method("_location")
+    liveness = fields.Method("_liveness")
 
     def _match(self, checkin: Any) -> dict[str, Any] | None:
         if not checkin.match or "distance" not in checkin.match:
@@ -53,6 +59,11 @@ class CheckinResultSchema(StrictSchema):
             return None
         return {"inside_area": checkin.location.get("inside_area")}
 
+    def _liveness(self, checkin: Any) -> dict[str, Any] | None:
+        if not checkin.liveness:
+            return None
+        return {"passed": checkin.liveness.get("passed"), "failed_step": checkin.liveness.get("failed_step")}
+
 
 def policy() -> checkins.CheckinPolicy:
     """The check-in rules from configuration."""
@@ -60,6 +71,7 @@ def policy() -> checkins.CheckinPolicy:
         late_after=timedelta(minutes=app_config("CHECKIN_LATE_MINUTES")),
         future_tolerance=timedelta(minutes=app_config("CHECKIN_FUTURE_TOLERANCE_MINUTES")),
         max_accuracy_m=float(app_config("MAX_LOCATION_ACCURACY_M")),
+        min_references=int(app_config("MIN_REFERENCES")),
     )
 
 
@@ -75,12 +87,13 @@ def create_checkin(form: dict[str, Any], files: dict[str, Any]) -> Any:
     actor = current_actor()
     person = session.get(Person, actor.id)
     assert person is not None
+    liveness = checkin_liveness(person=person, form=form, files=files)
     outcome = checkins.record_checkin(
         session=session, blobs=blobs(), engine=face_engine(), person=person, actor=actor,
         photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
         accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), policy=policy(),
         device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id),
-        task_id=form["task_id"])
+        task_id=form["task_id"], liveness=liveness)
     commit()
     if outcome.error is not None:
         outcome.error.extra["checkin_id"] = outcome.checkin.id

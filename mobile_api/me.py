@@ -7,10 +7,11 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import fields
 
+from mobile_api.tasks import PhoneTaskSchema, duty_policy
 from storage.models import Person
-from supervision import faces
+from supervision import duties, faces, tasks
 from web.auth import auth_required, current_actor
-from web.db import db_session
+from web.db import db_session, now
 from web.schemas import StrictSchema
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The person's own profile")
@@ -27,17 +28,21 @@ class MeSchema(StrictSchema):
     office = fields.Dict()
     device_id = fields.String(allow_none=True)
     enrolled_references = fields.Integer()
+    # {"date", "start", "end", "level"}: start and end in ISO 8601 with the office's offset.
+    next_checkin_due = fields.Dict(allow_none=True)
+    open_tasks = fields.List(fields.Nested(PhoneTaskSchema))
 
 
 @blp.get("")
 @auth_required("person")
 @blp.response(200, MeSchema)
 def me() -> dict[str, Any]:
-    """Your profile and supervision level."""
+    """Your profile, supervision level, next check-in window and open tasks."""
     session = db_session()
     actor = current_actor()
     person = session.get(Person, actor.id)
     assert person is not None
+    due = duties.next_due(session=session, person=person, now=now(), policy=duty_policy())
     return {
         "id": person.id,
         "code": person.code,
@@ -49,4 +54,6 @@ def me() -> dict[str, Any]:
         "office": {"code": person.office.code, "name": person.office.name},
         "device_id": actor.device_id,
         "enrolled_references": faces.count_references(session, person.id),
+        "next_checkin_due": due.as_dict() if due else None,
+        "open_tasks": tasks.list_open_tasks(session=session, person_id=person.id),
     }

@@ -126,6 +126,22 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     _Gunicorn().run()
 
 
+@main.command("sweep")
+def sweep() -> None:
+    """Raise alerts for missed check-ins, missed spot checks, repeated failures and overdue leave (run from cron)."""
+    from supervision.clock import Clock
+    from supervision.sweep import SweepSettings, run_sweep
+
+    config = _config()
+    try:
+        settings = SweepSettings.from_config(config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _database(config).transaction() as session:
+        counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+    click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+
+
 @main.command("demo")
 @click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="A folder with one sub-folder of photos per identity, e.g. ../shared/faces/people")

@@ -46,6 +46,21 @@ DEFAULTS: dict[str, Any] = {
     "LEAVE_RETURN_GRACE_HOURS": 24,
     "LEAVE_PAST_TOLERANCE_MINUTES": 5,
     "LEAVE_OFFICE_OVERRIDES": {},
+    # Check-in duties (supervision.duties), spot checks and the sweep (supervision.sweep); JSON for the dicts.
+    "DUTY_TIMEZONE": "Asia/Shanghai",
+    "DUTY_WINDOW_START": "08:00",
+    "DUTY_WINDOW_END": "20:00",
+    "DUTY_STRICT_DAYS": "mon,tue,wed,thu,fri,sat,sun",
+    "DUTY_ORDINARY_DAYS": "mon,thu",
+    "DUTY_LENIENT_DAYS": "mon",
+    "DUTY_GRACE_MINUTES": 10,
+    "DUTY_OFFICE_OVERRIDES": "",
+    "SPOT_CHECK_RESPOND_MINUTES": 60,
+    "SPOT_CHECK_GRACE_MINUTES": 10,
+    "SPOT_CHECK_RANDOM_RATES": "",
+    "REPEATED_FAILURES_COUNT": 3,
+    "REPEATED_FAILURES_WINDOW_HOURS": 24,
+    "SWEEP_LOOKBACK_HOURS": 72,
 }
 
 SECRET_KEYS = ("JWT_SECRET_KEY", "ENCRYPTION_KEY")
@@ -147,8 +162,10 @@ def _engine_settings(config: dict[str, Any]) -> Any:
 def _check_rules(config: dict[str, Any]) -> None:
     # Bad rule settings fail at start-up, not on the first request that needs them.
     from supervision.leave import LeavePolicy
+    from supervision.sweep import SweepSettings
 
     try:
         LeavePolicy.from_config(config)
+        SweepSettings.from_config(config)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"leave rules: {exc}") from exc
+        raise ConfigError(f"supervision rules: {exc}") from exc

@@ -70,6 +70,7 @@ class Reason(StrEnum):
     DUPLICATE_IMAGE = "duplicate_image"
     LIVENESS_FAILED = "liveness_failed"
     NO_REFERENCES = "no_references"
+    TOO_FEW_REFERENCES = "too_few_references"
     TASK_LATE = "task_late"
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.enums import AlertStatus
-from storage.models import Alert
+from storage.enums import AlertStatus, AlertType, CheckinStatus, Reason, SanctionKind
+from storage.models import Alert, Checkin, Person, Sanction
+from supervision import sanctions
+from supervision.actors import Actor
+from supervision.audit import AuditAction, record_event
+from supervision.duties import DutyPolicy
+from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.scope import office_condition
+
+DISMISS = "dismiss"
+RESOLUTION_ACTIONS = (DISMISS, *(kind.value for kind in SanctionKind))
 
 
 def raise_alert(*, session: Session, person_id: int, office_id: int, alert_type: str, dedupe_key: str,
@@ -27,3 +37,122 @@ def raise_alert(*, session: Session, person_id: int, office_id: int, alert_type:
     except IntegrityError:
         return None
     return alert
+
+
+def list_alerts(*, session: Session, actor: Actor, status: str | None = None, alert_type: str | None = None,
+                person_id: int | None = None, after_id: int | None = None, limit: int = 50) -> list[Alert]:
+    """Alerts in the actor's scope, newest first."""
+    stmt = select(Alert).where(office_condition(actor, Alert.office_id))
+    if status:
+        stmt = stmt.where(Alert.status == status)
+    if alert_type:
+        stmt = stmt.where(Alert.type == alert_type)
+    if person_id is not None:
+        stmt = stmt.where(Alert.person_id == person_id)
+    if after_id is not None:
+        stmt = stmt.where(Alert.id < after_id)
+    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+
+
+def get_alert(*, session: Session, actor: Actor, alert_id: int) -> Alert:
+    """One alert in the actor's scope, else NotFound (never Forbidden)."""
+    alert = session.scalar(select(Alert).where(Alert.id == alert_id, office_condition(actor, Alert.office_id)))
+    if alert is None:
+        raise NotFound("No such alert.")
+    return alert
+
+
+@dataclass
+class Resolution:
+    alert: Alert
+    sanction: Sanction | None
+
+
+def resolve_alert(*, session: Session, actor: Actor, alert_id: int, action: str, note: str | None, now: datetime,
+                  policy: DutyPolicy | None = None) -> Resolution:
+    """Close an alert by dismissing it or recording a sanction; the note is required, a second resolve conflicts."""
+    alert = get_alert(session=session, actor=actor, alert_id=alert_id)
+    if action not in RESOLUTION_ACTIONS:
+        raise ValidationFailed({"action": [f"Use one of {', '.join(RESOLUTION_ACTIONS)}."]})
+    if not (note and note.strip()):
+        raise ValidationFailed({"note": ["A note is required to resolve an alert."]})
+    # A conditional update, so two officers resolving at once cannot both win.
+    result = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.status == AlertStatus.OPEN)
+        .values(status=AlertStatus.RESOLVED, resolved_at=now, resolved_by_id=actor.id, resolution=action,
+                resolution_note=note)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("This alert is already resolved.", code="already_resolved")
+    session.refresh(alert)
+    sanction = None
+    if action != DISMISS:
+        person = session.get(Person, alert.person_id)
+        assert person is not None
+        sanction = sanctions.record_sanction(
+            session=session, actor=actor, person=person, kind=action, note=note, now=now, alert_id=alert.id,
+            policy=policy,
+            evidence={"alert": {"id": alert.id, "type": alert.type, "occurred_at": alert.occurred_at.isoformat(),
+                                "evidence": alert.evidence}})
+    record_event(session=session, actor=actor, action=AuditAction.ALERT_RESOLVED, at=now, person_id=alert.person_id,
+                 office_id=alert.office_id, target_type="alert", target_id=alert.id,
+                 details={"type": alert.type, "action": action, "note": note,
+                          "sanction_id": sanction.id if sanction else None})
+    return Resolution(alert, sanction)
+
+
+def count_open_alerts(*, session: Session, person_id: int) -> dict[str, int]:
+    """Open alerts of a person by type."""
+    stmt = (select(Alert.type, func.count(Alert.id))
+            .where(Alert.person_id == person_id, Alert.status == AlertStatus.OPEN)
+            .group_by(Alert.type))
+    return {alert_type: count for alert_type, count in session.execute(stmt)}
+
+
+def _checkin_evidence(checkin: Checkin) -> dict[str, Any]:
+    return {"checkin_id": checkin.id, "status": checkin.status, "reasons": list(checkin.reasons or []),
+            "captured_at": checkin.captured_at.isoformat(), "received_at": checkin.received_at.isoformat()}
+
+
+def on_checkin_recorded(*, session: Session, checkin: Checkin, person: Person, now: datetime) -> list[Alert]:
+    """Raise the alerts a new check-in calls for: rejected face, outside the area, new device, late spot check."""
+    reasons = set(checkin.reasons or [])
+    evidence = _checkin_evidence(checkin)
+    wanted: list[tuple[str, str, dict[str, Any]]] = []
+    if checkin.status == CheckinStatus.REJECTED:
+        wanted.append((AlertType.FACE_MISMATCH, f"face_mismatch:checkin:{checkin.id}",
+                       {**evidence, "match": checkin.match}))
+    if Reason.OUTSIDE_AREA in reasons:
+        wanted.append((AlertType.OUTSIDE_AREA, f"outside_area:checkin:{checkin.id}",
+                       {**evidence, "latitude": checkin.latitude, "longitude": checkin.longitude,
+                        "accuracy_m": checkin.accuracy_m, "location": checkin.location}))
+    if Reason.DEVICE_NOT_BOUND in reasons:
+        # One alert per unknown phone, not one per check-in made with it.
+        device = checkin.device_id or "unknown"
+        wanted.append((AlertType.DEVICE_CHANGED, f"device_changed:{person.id}:{device}",
+                       {**evidence, "device_id": checkin.device_id}))
+    if Reason.TASK_LATE in reasons and checkin.task_id is not None:
+        # Same key as the sweep's, so a task answered late and a task never answered give one alert each.
+        wanted.append((AlertType.SPOT_CHECK_MISSED, f"spot_check_missed:{checkin.task_id}",
+                       {**evidence, "task_id": checkin.task_id, "answered": "late"}))
+    raised = []
+    for alert_type, key, details in wanted:
+        alert = raise_alert(session=session, person_id=person.id, office_id=person.office_id, alert_type=alert_type,
+                            dedupe_key=key, occurred_at=checkin.captured_at, now=now, evidence=details)
+        if alert is not None:
+            raised.append(alert)
+    return raised
+
+
+def on_checkin_reviewed(*, session: Session, checkin: Checkin, actor: Actor, now: datetime) -> list[Alert]:
+    """Raise face_mismatch when an officer confirms a check-in as a violation (once per check-in)."""
+    if checkin.status != CheckinStatus.CONFIRMED_VIOLATION:
+        return []
+    evidence = {**_checkin_evidence(checkin), "match": checkin.match, "review_note": checkin.review_note,
+                "reviewed_by_id": actor.id}
+    alert = raise_alert(session=session, person_id=checkin.person_id, office_id=checkin.office_id,
+                        alert_type=AlertType.FACE_MISMATCH, dedupe_key=f"face_mismatch:checkin:{checkin.id}",
+                        occurred_at=checkin.captured_at, now=now, evidence=evidence)
+    return [alert] if alert is not None else []

@@ -14,11 +14,13 @@ from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import CheckinKind, CheckinStatus, LeaveStatus, Reason, ReviewDecision, TaskKind, TaskStatus
 from storage.models import Checkin, LeaveRequest, Person, ReferenceFace, Task
+from supervision import alerts
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
 from supervision.faces import IMAGE_ERROR_STATUS, active_references, encoding_from_bytes, unusable
 from supervision.geo import Area, locate
+from supervision.passive import passive_flags
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
@@ -33,6 +35,8 @@ class CheckinPolicy:
     late_after: timedelta = timedelta(minutes=10)
     future_tolerance: timedelta = timedelta(minutes=5)
     max_accuracy_m: float = 500.0
+    # Fewer references than this cannot auto-verify: the calibration assumed at least this many.
+    min_references: int = 3
 
 
 @dataclass
@@ -92,7 +96,8 @@ def _open_task(session: Session, person: Person, task_id: int) -> Task:
     task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.person_id != person.id or task.kind != TaskKind.SPOT_CHECK:
         raise NotFound("No such task.")
-    if task.status != TaskStatus.OPEN:
+    # A spot check the sweep already marked missed can still be answered: the late answer is evidence too.
+    if task.status not in (TaskStatus.OPEN, TaskStatus.MISSED):
         raise Conflict("This task is already answered or closed.", code="task_closed")
     return task
 
@@ -107,7 +112,8 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
                    photo: bytes, latitude: float, longitude: float, accuracy_m: float, captured_at: datetime,
                    now: datetime, policy: CheckinPolicy, device_bound: bool, task_id: int | None = None,
                    kind: str = CheckinKind.SCHEDULED, leave_request_id: int | None = None,
-                   location_override: tuple[dict[str, Any], list[str]] | None = None) -> CheckinOutcome:
+                   location_override: tuple[dict[str, Any], list[str]] | None = None,
+                   liveness: dict[str, Any] | None = None) -> CheckinOutcome:
     """Verify a selfie check-in and record it with its evidence; unusable photos are recorded as failed attempts."""
     if captured_at > now + policy.future_tolerance:
         raise ValidationFailed({"captured_at": ["The capture time is in the future."]})
@@ -131,6 +137,7 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
         photo_sha256=sha256,
         reasons=[],
         flags=[],
+        liveness=liveness,
     )
 
     replayed = session.scalar(
@@ -166,7 +173,8 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
     else:
         assert analysis is not None
         checkin.quality = analysis.quality
-        checkin.flags = list(analysis.flags)
+        checkin.flags = [*analysis.flags, *passive_flags(session=session, person=person, device_id=actor.device_id,
+                                                         exif=analysis.exif, captured_at=captured_at)]
         checkin.exif = analysis.exif or None
         checkin.engine_version = engine.version
         refs = active_references(session, person.id)
@@ -176,6 +184,8 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
             checkin.best_reference_id = refs[result.best_index].id
         if not refs:
             reasons.append(Reason.NO_REFERENCES)
+        elif len(refs) < policy.min_references and result.band == "verified":
+            reasons.append(Reason.TOO_FEW_REFERENCES)
         elif result.band == "rejected":
             reasons.append(Reason.FACE_MISMATCH)
         elif result.band == "needs_review":
@@ -193,7 +203,9 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
             reasons.append(Reason.TASK_LATE)
         if not device_bound:
             reasons.append(Reason.DEVICE_NOT_BOUND)
-        if result.band == "rejected":
+        if liveness is not None and not liveness.get("passed"):
+            reasons.append(Reason.LIVENESS_FAILED)
+        if result.band == "rejected" or (liveness or {}).get("different_person"):
             checkin.status = CheckinStatus.REJECTED
         elif reasons:
             checkin.status = CheckinStatus.NEEDS_REVIEW
@@ -207,6 +219,7 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
         task.status = TaskStatus.COMPLETED
         task.completed_at = now
         task.checkin_id = checkin.id
+    alerts.on_checkin_recorded(session=session, checkin=checkin, person=person, now=now)
     return CheckinOutcome(checkin, error)
 
 
@@ -292,4 +305,5 @@ def review_checkin(*, session: Session, actor: Actor, checkin_id: int, decision:
     record_event(session=session, actor=actor, action=AuditAction.CHECKIN_REVIEWED, at=now,
                  person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
                  target_id=checkin.id, details={"decision": decision, "note": note, "status": new_status})
+    alerts.on_checkin_reviewed(session=session, checkin=checkin, actor=actor, now=now)
     return checkin

@@ -1,0 +1,59 @@
+"""Phone endpoint: the person's open spot checks and video inspections, with their deadlines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from storage.enums import TaskKind
+from supervision import duties, tasks
+from supervision.errors import ValidationFailed
+from web.auth import auth_required, current_actor
+from web.db import db_session, now
+from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Spot checks and video inspections")
+
+
+def duty_policy() -> duties.DutyPolicy:
+    """The check-in duties from configuration."""
+    return duties.DutyPolicy.from_config(current_app.config["CHECKIN"])
+
+
+def _answer_url(task: Any) -> str:
+    if task.kind == TaskKind.VIDEO_INSPECTION:
+        return f"/api/v1/video-inspections/{task.id}/clip"
+    return "/api/v1/checkins"
+
+
+class PhoneTaskSchema(StrictSchema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime()
+    due_at = fields.DateTime()
+    overdue = fields.Function(lambda task: task.due_at <= now())
+    answer_url = fields.Function(_answer_url)
+
+
+def _position(task: Any) -> list[Any]:
+    return [task.due_at.isoformat(), task.id]
+
+
+@blp.get("")
+@auth_required("person")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_schema(PhoneTaskSchema, "PhoneTaskPage"))
+def list_open_tasks(args: dict[str, Any]) -> dict[str, Any]:
+    """Your open tasks, earliest deadline first; answer a spot check with POST /api/v1/checkins and its task_id."""
+    rows = tasks.list_open_tasks(session=db_session(), person_id=current_actor().id or 0)
+    after = decode_cursor(args["cursor"])
+    if after is not None and not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], str)
+                                  and isinstance(after[1], int)):
+        raise ValidationFailed({"cursor": ["Invalid cursor."]})
+    if after is not None:
+        rows = [task for task in rows if _position(task) > after]
+    return page(rows[: args["limit"] + 1], args["limit"], _position)

@@ -1,0 +1,218 @@
+"""The periodic sweep (cron every few minutes): alerts for missed duties, missed spot checks and repeated failures.
+
+Every step is one set-based statement over all persons (a few per duty window), never a query per person, and
+idempotent: alerts carry dedupe keys, so a sweep that runs again inserts nothing new.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.enums import AlertStatus, AlertType, CheckinStatus, PersonStatus, SupervisionLevel, TaskKind, TaskStatus
+from storage.models import Alert, Checkin, Office, Person, Task
+from storage.models._types import UTCDateTime
+from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
+from supervision.leave import LeavePolicy, sweep_leave
+from supervision.tasks import SpotCheckPolicy
+
+ALERT_COLUMNS = ("person_id", "office_id", "type", "status", "dedupe_key", "occurred_at", "created_at", "evidence")
+FAILED_ATTEMPTS = (CheckinStatus.FAILED, CheckinStatus.REJECTED)
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What the sweep checks and how far back it looks."""
+
+    duties: DutyPolicy = field(default_factory=DutyPolicy)
+    spot_checks: SpotCheckPolicy = field(default_factory=SpotCheckPolicy)
+    # Windows and deadlines older than this are left alone (a sweep that was down for a while still catches up).
+    lookback: timedelta = timedelta(hours=72)
+    failure_count: int = 3
+    failure_window: timedelta = timedelta(hours=24)
+    # The resolved settings, for the rules of other modules (leave); leave_policy wins when given.
+    config: Mapping[str, Any] = field(default_factory=dict)
+    leave_policy: Any = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SweepSettings:
+        """Build the settings from CHECKIN_* settings (values may be strings, as from the environment)."""
+        count = int(config.get("REPEATED_FAILURES_COUNT", 3))
+        if count < 1:
+            raise ValueError("REPEATED_FAILURES_COUNT must be at least 1")
+        return cls(duties=DutyPolicy.from_config(config), spot_checks=SpotCheckPolicy.from_config(config),
+                   lookback=timedelta(hours=float(config.get("SWEEP_LOOKBACK_HOURS", 72))), failure_count=count,
+                   failure_window=timedelta(hours=float(config.get("REPEATED_FAILURES_WINDOW_HOURS", 24))),
+                   config=config)
+
+
+def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapping[str, Any]) -> dict[str, int]:
+    """Raise the alerts that time calls for and mark missed spot checks; returns counts of what changed."""
+    if not isinstance(settings, SweepSettings):
+        settings = SweepSettings.from_config(settings)
+    counts = {"missed_checkin": sweep_missed_checkins(session=session, now=now, policy=settings.duties,
+                                                      lookback=settings.lookback)}
+    counts.update(sweep_spot_checks(session=session, now=now, policy=settings.spot_checks,
+                                    lookback=settings.lookback))
+    counts["repeated_failures"] = sweep_repeated_failures(session=session, now=now, count=settings.failure_count,
+                                                          window=settings.failure_window)
+    counts.update(_sweep_leave(session=session, now=now, settings=settings))
+    session.flush()
+    return counts
+
+
+def _insert_alerts(session: Session, rows: Select) -> int:
+    """INSERT ... SELECT into alert; a key a concurrent sweep inserted first is skipped, not an error."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql_insert(Alert).from_select(ALERT_COLUMNS, rows).on_conflict_do_nothing(
+            index_elements=["dedupe_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(Alert).from_select(ALERT_COLUMNS, rows).on_conflict_do_nothing(
+            index_elements=["dedupe_key"])
+    else:
+        stmt = insert(Alert).from_select(ALERT_COLUMNS, rows)
+    # INSERT rowcounts are only kept when asked for (SQLAlchemy closes the cursor of statements without rows).
+    result = session.execute(stmt.execution_options(preserve_rowcount=True))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def _json_object(session: Session, **values: Any) -> ColumnElement[Any]:
+    """A JSON object built in SQL from per-row values (keys are fixed identifiers of this module)."""
+    args: list[Any] = []
+    for key, value in values.items():
+        assert key.isidentifier()
+        args += [literal_column(f"'{key}'"), value]
+    if session.get_bind().dialect.name == "postgresql":
+        return func.json_build_object(*args, type_=JSON)
+    return func.json_object(*args, type_=JSON)
+
+
+def _dedupe_key(prefix: str, id_column: Any, suffix: str = "") -> ColumnElement[str]:
+    key = literal(prefix, String) + cast(id_column, String)
+    return key + literal(suffix, String) if suffix else key
+
+
+def _missed_window_rows(window: DutyWindow, office_ids: list[int] | None, now: datetime) -> Select:
+    key = _dedupe_key(f"{AlertType.MISSED_CHECKIN.value}:", Person.id, f":{window.day.isoformat()}")
+    checked_in = exists().where(
+        Checkin.person_id == Person.id,
+        Checkin.received_at >= window.start - CAPTURE_SLACK,  # narrows the (person_id, received_at) index range
+        Checkin.captured_at >= window.start,
+        Checkin.captured_at < window.end,
+        Checkin.status.in_((*FULFILLING, *PENDING)),
+    )
+    evidence = {"date": window.day.isoformat(), "window_start": window.start.isoformat(),
+                "window_end": window.end.isoformat(), "level": window.level}
+    stmt = select(
+        Person.id, Person.office_id, literal(AlertType.MISSED_CHECKIN.value, String),
+        literal(AlertStatus.OPEN.value, String), key, literal(window.end, UTCDateTime()), literal(now, UTCDateTime()),
+        literal(evidence, JSON()),
+    ).where(
+        Person.status == PersonStatus.ACTIVE,
+        Person.supervision_level == window.level,
+        Person.start_date <= window.day,
+        Person.end_date >= window.day,
+        Person.created_at <= window.start,
+        ~checked_in,
+        ~exists().where(Alert.dedupe_key == key),
+    )
+    if office_ids is not None:
+        stmt = stmt.where(Person.office_id.in_(office_ids))
+    return stmt
+
+
+def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy, lookback: timedelta) -> int:
+    """One missed_checkin alert per person and duty window that closed without a check-in (one INSERT per window)."""
+    groups: dict[ResolvedDuties, list[int]] = defaultdict(list)
+    for office_id, code, zone in session.execute(select(Office.id, Office.code, Office.timezone)):
+        groups[policy.for_office(code, zone)].append(office_id)
+    created = 0
+    for duties, office_ids in groups.items():
+        # With one rule set for every office (the usual case) no office filter is needed.
+        offices = office_ids if len(groups) > 1 else None
+        for level in SupervisionLevel:
+            for window in duties.closed_windows(level, now - lookback, now):
+                created += _insert_alerts(session, _missed_window_rows(window, offices, now))
+    return created
+
+
+def sweep_spot_checks(*, session: Session, now: datetime, policy: SpotCheckPolicy,
+                      lookback: timedelta) -> dict[str, int]:
+    """Mark open spot checks past their deadline (plus grace) missed and raise spot_check_missed for each."""
+    marked = session.execute(
+        update(Task)
+        .where(Task.kind == TaskKind.SPOT_CHECK, Task.status == TaskStatus.OPEN, Task.due_at <= now - policy.grace)
+        .values(status=TaskStatus.MISSED)
+        .execution_options(synchronize_session=False)
+    )
+    key = _dedupe_key(f"{AlertType.SPOT_CHECK_MISSED.value}:", Task.id)
+    rows = select(
+        Task.person_id, Task.office_id, literal(AlertType.SPOT_CHECK_MISSED.value, String),
+        literal(AlertStatus.OPEN.value, String), key, Task.due_at, literal(now, UTCDateTime()),
+        _json_object(session, task_id=Task.id, answered=literal_column("'no'")),
+    ).where(
+        Task.kind == TaskKind.SPOT_CHECK,
+        Task.status == TaskStatus.MISSED,
+        Task.due_at > now - lookback - policy.grace,
+        ~exists().where(Alert.dedupe_key == key),
+    )
+    return {"tasks_missed": int(getattr(marked, "rowcount", 0) or 0),
+            "spot_check_missed": _insert_alerts(session, rows)}
+
+
+def sweep_repeated_failures(*, session: Session, now: datetime, count: int, window: timedelta) -> int:
+    """A repeated_failures alert when a person has count failed or rejected attempts within window, not yet alerted."""
+    last_alert = (
+        select(func.max(Alert.occurred_at))
+        .where(Alert.person_id == Checkin.person_id, Alert.type == AlertType.REPEATED_FAILURES)
+        .correlate(Checkin)
+        .scalar_subquery()
+    )
+    failures = (
+        select(Checkin.person_id.label("person_id"), func.count(Checkin.id).label("attempts"),
+               func.max(Checkin.id).label("last_id"), func.max(Checkin.received_at).label("last_at"))
+        .where(Checkin.status.in_(FAILED_ATTEMPTS), Checkin.received_at > now - window,
+               # Attempts an earlier alert already counted do not count again.
+               or_(last_alert.is_(None), Checkin.received_at > last_alert))
+        .group_by(Checkin.person_id)
+        .having(func.count(Checkin.id) >= count)
+        .subquery()
+    )
+    key = _dedupe_key(f"{AlertType.REPEATED_FAILURES.value}:", Person.id, ":")
+    key = key + cast(failures.c.last_id, String)
+    rows = (
+        select(Person.id, Person.office_id, literal(AlertType.REPEATED_FAILURES.value, String),
+               literal(AlertStatus.OPEN.value, String), key, failures.c.last_at, literal(now, UTCDateTime()),
+               _json_object(session, attempts=failures.c.attempts, last_checkin_id=failures.c.last_id))
+        .join_from(failures, Person, Person.id == failures.c.person_id)
+        .where(Person.status == PersonStatus.ACTIVE, ~exists().where(Alert.dedupe_key == key))
+    )
+    return _insert_alerts(session, rows)
+
+
+def _sweep_leave(*, session: Session, now: datetime, settings: SweepSettings) -> dict[str, int]:
+    policy = settings.leave_policy or LeavePolicy.from_config(settings.config)
+    return {f"leave_{name}": value for name, value in sweep_leave(session=session, now=now, policy=policy).items()}
