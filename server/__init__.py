@@ -75,11 +75,13 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
 def _register_blueprints(app: Flask) -> None:
     from mobile_api import blueprints as mobile_blueprints
     from officer_api import blueprints as officer_blueprints
+    from officer_api.console import console_bp
     from server.apidocs import bp as apidocs_bp
     from server.health import bp as health_bp
 
     api = app.extensions["checkin.api"]
     app.register_blueprint(health_bp)
     app.register_blueprint(apidocs_bp)
+    app.register_blueprint(console_bp)
     for blueprint in (*mobile_blueprints(), *officer_blueprints()):
         api.register_blueprint(blueprint)

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LOCATION_ACCURACY_M": 500,
     "IDEMPOTENCY_WAIT_SECONDS": 10,
     "DB_ECHO": False,
+    "CONSOLE_IDLE_MINUTES": 30,
     # Leave rules (supervision.leave.LeavePolicy); per-office overrides as JSON {office_code: {field: value}}.
     "LEAVE_MIN_NOTICE_DAYS": 3,
     "LEAVE_OFFICE_MAX_DAYS": 7,

@@ -1,0 +1,162 @@
+"""The officer console: server-rendered pages under /console/ on the same domain functions as the officer API.
+
+Register with ``app.register_blueprint(console_bp)``. Login uses Flask's signed session cookie (HttpOnly,
+SameSite=Lax, Secure outside development and testing); every POST carries a per-session CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
+
+from officer_api import console_auth, console_persons, console_report, console_review, console_work
+from officer_api.console_session import (
+    CSRF_FIELD,
+    csrf_token,
+    csrf_valid,
+    end_login,
+    enum_label,
+    error_text,
+    lang,
+    load_actor,
+    local_time,
+    notify,
+    t,
+)
+from supervision.errors import AppError
+from web.db import commit, db_session
+
+console_bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                       static_folder="static/console", static_url_path="/static")
+
+# Pages anyone may open; everything else needs a logged-in officer or admin.
+PUBLIC_ENDPOINTS = {"console.login_form", "console.login", "console.static", "console.switch_language"}
+
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+# The console's URL map in one place: (rule, endpoint, view, methods).
+_ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
+    ("/login", "login_form", console_auth.login_form, ("GET",)),
+    ("/login", "login", console_auth.login, ("POST",)),
+    ("/logout", "logout", console_auth.logout, ("POST",)),
+    ("/lang/<code>", "switch_language", console_auth.switch_language, ("GET",)),
+    ("/", "queue", console_review.queue, ("GET",)),
+    ("/review", "review_queue", console_review.queue, ("GET",)),
+    ("/checkins/<int:checkin_id>", "checkin", console_review.checkin_detail, ("GET",)),
+    ("/checkins/<int:checkin_id>/photo", "checkin_photo", console_review.checkin_photo, ("GET",)),
+    ("/checkins/<int:checkin_id>/review", "review", console_review.review, ("POST",)),
+    ("/persons", "persons", console_persons.person_list, ("GET",)),
+    ("/persons/<int:person_id>", "person", console_persons.person_detail, ("GET",)),
+    ("/persons/<int:person_id>/faces", "enrol", console_persons.enrol, ("POST",)),
+    ("/persons/<int:person_id>/faces/<int:face_id>/photo", "face_photo", console_persons.face_photo, ("GET",)),
+    ("/audit", "audit", console_persons.audit_log, ("GET",)),
+    ("/report", "report", console_report.report_page, ("GET",)),
+    ("/report.csv", "report_csv", console_report.report_csv, ("GET",)),
+    ("/report.xlsx", "report_xlsx", console_report.report_xlsx, ("GET",)),
+    ("/leave", "leave", console_work.leave_list, ("GET",)),
+    ("/leave/<int:leave_id>/decision", "decide_leave", console_work.decide_leave, ("POST",)),
+    ("/leave/<int:leave_id>/attachment", "leave_attachment", console_work.leave_attachment, ("GET",)),
+    ("/alerts", "alerts", console_work.alert_list, ("GET",)),
+    ("/alerts/<int:alert_id>/resolve", "resolve_alert", console_work.resolve_alert, ("POST",)),
+    ("/persons/<int:person_id>/sanctions", "record_sanction", console_work.record_sanction, ("POST",)),
+    ("/persons/<int:person_id>/spot-checks", "spot_check", console_work.start_spot_check, ("POST",)),
+    ("/persons/<int:person_id>/video-inspections", "video_inspection", console_work.start_video_inspection,
+     ("POST",)),
+    ("/video-inspections/<int:task_id>", "inspection", console_work.inspection_detail, ("GET",)),
+    ("/video-inspections/<int:task_id>/key-frames/<int:n>", "key_frame", console_work.key_frame, ("GET",)),
+    ("/video-inspections/<int:task_id>/review", "review_inspection", console_work.review_inspection, ("POST",)),
+]
+
+for _rule, _endpoint, _view, _methods in _ROUTES:
+    console_bp.add_url_rule(_rule, _endpoint, _view, methods=list(_methods))
+
+
+@console_bp.record_once
+def _configure_cookies(state: BlueprintSetupState) -> None:
+    # The session cookie exists for the console only; the API authenticates with bearer tokens.
+    app = state.app
+    env = app.config.get("CHECKIN", {}).get("ENV", "production")
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = env not in ("development", "testing")
+    app.config["SESSION_COOKIE_PATH"] = "/console"
+    app.config["SESSION_COOKIE_NAME"] = "checkin_console"
+
+
+@console_bp.before_request
+def _guard() -> Any:
+    if request.method == "POST" and not csrf_valid():
+        return render_template("console/error.html", message=t("csrf.failed")), 400
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    actor, why = load_actor()
+    if actor is None:
+        if why == "expired":
+            end_login(reason="idle_timeout")
+            commit()
+            notify("session.expired", "error")
+        else:
+            notify("session.required", "error")
+        target = request.full_path if request.method == "GET" else ""
+        return redirect(url_for("console.login_form", next=target.rstrip("?")), code=303)
+    g.console_actor = actor
+    return None
+
+
+@console_bp.after_request
+def _harden(response: Response) -> Response:
+    response.headers.setdefault("Cache-Control", "no-store, private")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@console_bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {
+        "t": t,
+        "label": enum_label,
+        "lang": lang(),
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token,
+        "actor": g.get("console_actor"),
+        "localtime": local_time,
+    }
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    db_session().rollback()
+    return render_template("console/error.html", message=message, status=status), status
+
+
+@console_bp.errorhandler(AppError)
+def _app_error(error: AppError) -> tuple[str, int]:
+    if error.status == 404:
+        return _error_page(404, t("error.not_found"))
+    if error.status == 401:
+        return _error_page(401, t("session.required"))
+    if error.status == 403:
+        return _error_page(403, t("error.forbidden"))
+    return _error_page(error.status, error_text(error))
+
+
+@console_bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    messages = {400: "error.bad_request", 404: "error.not_found", 413: "error.too_large", 429: "error.rate_limited"}
+    if status == 429 and request.endpoint == "console.login":
+        page = render_template("console/login.html", next="", error=t("login.locked"))
+        response = Response(page, status=429, mimetype="text/html")
+        retry = error.get_response().headers.get("Retry-After")
+        if retry:
+            response.headers["Retry-After"] = retry
+        return response
+    if status == 405:
+        return error
+    return _error_page(status, t(messages.get(status, "error.bad_request")))

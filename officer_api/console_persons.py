@@ -1,0 +1,129 @@
+"""Console person pages: the register with filters, one person's file, reference enrolment and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from officer_api.alerts import duty_policy
+from officer_api.console_session import console_actor, error_text, notify
+from storage.enums import AlertStatus, PersonStatus, SupervisionLevel
+from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks
+from supervision.audit import AuditAction
+from supervision.errors import AppError, UnusableImage
+from supervision.scope import get_person
+from web.db import app_config, blobs, commit, db_session, face_engine, now
+from web.files import private_file
+
+PAGE_SIZE = 50
+COMPLIANCE_DAYS = 30
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) <= 12 else None
+
+
+def person_list() -> str:
+    """The register in the actor's scope: search by name or code, filter by office, level, status, open alerts."""
+    session = db_session()
+    actor = console_actor()
+    filters: dict[str, Any] = {
+        "q": request.args.get("q", "").strip()[:100],
+        "office": request.args.get("office", ""),
+        "level": request.args.get("level", "") if request.args.get("level") in set(SupervisionLevel) else "",
+        "status": request.args.get("status", "") if request.args.get("status") in set(PersonStatus) else "",
+        "alerts": request.args.get("alerts") == "1",
+    }
+    rows = reports.list_register(session=session, actor=actor, query=filters["q"] or None,
+                                 office_code=filters["office"] or None, level=filters["level"] or None,
+                                 status=filters["status"] or None, open_alerts_only=filters["alerts"],
+                                 after_id=_int_arg("after"), limit=PAGE_SIZE + 1)
+    next_after = rows[PAGE_SIZE - 1].person.id if len(rows) > PAGE_SIZE else None
+    return render_template("console/persons.html", rows=rows[:PAGE_SIZE], filters=filters, next_after=next_after,
+                           offices=reports.offices_in_scope(session, actor), levels=list(SupervisionLevel),
+                           statuses=list(PersonStatus), paged=_int_arg("after") is not None)
+
+
+def person_detail(person_id: int) -> str:
+    """Everything about one person in scope: references, check-ins, duties, leave, alerts, sanctions, audit."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    at = now()
+    policy = duty_policy()
+    context: dict[str, Any] = {
+        "person": person,
+        "references": faces.active_references(session, person.id),
+        "min_references": app_config("MIN_REFERENCES"),
+        "checkins": checkins.list_checkins(session=session, actor=actor, status=None, person_id=person.id,
+                                           after_id=None, limit=30),
+        "compliance": duties.compliance(session=session, person=person, now=at, policy=policy, days=COMPLIANCE_DAYS),
+        "compliance_days": COMPLIANCE_DAYS,
+        "next_due": duties.next_due(session=session, person=person, now=at, policy=policy),
+        "leave": leave.list_leave_requests(session=session, actor=actor, person_id=person.id, limit=20),
+        "alerts": alerts.list_alerts(session=session, actor=actor, person_id=person.id, limit=20),
+        "open_alert_status": AlertStatus.OPEN.value,
+        "sanctions": sanctions.list_sanctions(session=session, actor=actor, person_id=person.id, limit=20),
+        "suggestion": sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy),
+        "sanction_kinds": list(sanctions.RANK),
+        "tasks": tasks.list_tasks(session=session, actor=actor, person_id=person.id, limit=20),
+        "events": audit.list_events(session=session, actor=actor, person_id=person.id, limit=30),
+    }
+    return render_template("console/person.html", **context)
+
+
+def enrol(person_id: int) -> Response:
+    """Enrol one uploaded reference photo through the same quality gates as the API."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    back = url_for("console.person", person_id=person.id) + "#references"
+    upload = request.files.get("photo")
+    photo = upload.read() if upload is not None else b""
+    if not photo:
+        notify("person.enrol_missing", "error")
+        return redirect(back, code=303)
+    force = request.form.get("force") == "1"
+    note = (request.form.get("note") or "").strip()[:1000] or None
+    try:
+        _reference, analysis = faces.enrol_reference(
+            session=session, blobs=blobs(), engine=face_engine(), actor=actor, person=person, photo=photo,
+            force=force, note=note, now=now(), max_references=app_config("MAX_REFERENCES"))
+    except (UnusableImage, AppError) as error:
+        session.rollback()
+        notify("person.enrol_refused", "error", reason=error_text(error))
+        return redirect(back, code=303)
+    commit()
+    quality = analysis.quality
+    notify("person.enrolled", face_px=quality.get("face_px"), brightness=quality.get("brightness"),
+           blur=quality.get("blur"))
+    return redirect(back, code=303)
+
+
+def face_photo(person_id: int, face_id: int) -> Response:
+    """A reference photo; every view is audit-logged."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=actor, person=person,
+                                                    face_id=face_id, now=now())
+    commit()
+    return private_file(data, content_type)
+
+
+def audit_log() -> str:
+    """Who did what and when in the actor's scope, newest first; filter by person and action."""
+    session = db_session()
+    actor = console_actor()
+    person_id = _int_arg("person_id")
+    person = get_person(session, actor, person_id) if person_id is not None else None
+    action = request.args.get("action", "")[:64]
+    rows = audit.list_events(session=session, actor=actor, person_id=person_id, action=action or None,
+                             after_id=_int_arg("after"), limit=PAGE_SIZE + 1)
+    next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    actions = sorted(value for name, value in vars(AuditAction).items() if name.isupper())
+    return render_template("console/audit.html", events=rows[:PAGE_SIZE], person=person, action=action,
+                           actions=actions, next_after=next_after)

@@ -1,0 +1,171 @@
+"""Console login state kept in Flask's signed session cookie: who is logged in, the CSRF token and the last activity.
+
+The cookie holds only the account id, the login session id (an AuthSession row, so logout and revocation work the
+same as for API tokens), a CSRF token, the time of the last request and the chosen language.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, flash, g, request, session
+from sqlalchemy.orm import Session
+
+from officer_api.i18n import label, normalise_language, translate
+from storage.models import Account
+from supervision import accounts
+from supervision.actors import Actor
+from supervision.errors import AppError, TokenRevoked
+from web.auth import client_ip
+from web.db import db_session, now
+
+LOGIN_KEY = "console_login"
+CSRF_KEY = "csrf"
+CSRF_FIELD = "csrf_token"
+LANG_KEY = "lang"
+STAFF_ROLES = ("officer", "admin")
+DEFAULT_IDLE_MINUTES = 30
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+SEEN_RESOLUTION = timedelta(seconds=30)
+
+
+def lang() -> str:
+    """The language of this request's pages."""
+    return normalise_language(session.get(LANG_KEY))
+
+
+def t(key: str, **values: Any) -> str:
+    """Translate a catalogue key into the session's language."""
+    return translate(key, lang(), **values)
+
+
+def enum_label(group: str, value: str | None) -> str:
+    """The label of an enum value in the session's language."""
+    return label(group, value, lang())
+
+
+def notify(key: str, category: str = "ok", **values: Any) -> None:
+    """Show a translated message on the next page."""
+    flash(t(key, **values), category)
+
+
+def csrf_token() -> str:
+    """This browser session's CSRF token, created on first use."""
+    token = session.get(CSRF_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_KEY] = token
+    return str(token)
+
+
+def csrf_valid() -> bool:
+    """Whether the posted form carries this session's CSRF token."""
+    expected = session.get(CSRF_KEY)
+    given = request.form.get(CSRF_FIELD, "")
+    return bool(expected) and hmac.compare_digest(str(expected).encode(), given.encode())
+
+
+def idle_limit() -> timedelta:
+    """How long a console login may stay unused (CONSOLE_IDLE_MINUTES)."""
+    return timedelta(minutes=int(current_app.config["CHECKIN"].get("CONSOLE_IDLE_MINUTES", DEFAULT_IDLE_MINUTES)))
+
+
+def start_login(*, account_id: int, auth_session_id: str) -> None:
+    """Replace the session (no fixation) with a fresh one for this login."""
+    language = session.get(LANG_KEY)
+    session.clear()
+    if language:
+        session[LANG_KEY] = language
+    session[LOGIN_KEY] = {"aid": account_id, "sid": auth_session_id, "seen": now().timestamp()}
+    csrf_token()
+
+
+def end_login(*, reason: str) -> None:
+    """Revoke the login session (if any) and forget it; the language choice is kept."""
+    state = session.get(LOGIN_KEY) or {}
+    if state.get("sid"):
+        accounts.revoke_session(session=db_session(), session_id=str(state["sid"]), now=now(), reason=reason)
+    language = session.get(LANG_KEY)
+    session.clear()
+    if language:
+        session[LANG_KEY] = language
+
+
+def load_actor() -> tuple[Actor | None, str | None]:
+    """The logged-in staff actor, or None and why not ("required" or "expired")."""
+    state = session.get(LOGIN_KEY)
+    if not isinstance(state, dict) or "sid" not in state:
+        return None, "required"
+    current = now()
+    seen = datetime.fromtimestamp(float(state.get("seen", 0)), tz=current.tzinfo)
+    if current - seen > idle_limit():
+        return None, "expired"
+    try:
+        actor = accounts.load_session_actor(session=db_session(), session_id=str(state["sid"]), ip=client_ip())
+    except TokenRevoked:
+        return None, "required"
+    if actor.role not in STAFF_ROLES or actor.id != state.get("aid"):
+        return None, "required"
+    if current - seen > SEEN_RESOLUTION:
+        # Rewriting the cookie on every photo request would let parallel responses overwrite each other's flashes.
+        state["seen"] = current.timestamp()
+        session[LOGIN_KEY] = state
+    return actor, None
+
+
+def console_actor() -> Actor:
+    """The officer or admin of this console request (set by the blueprint's before_request)."""
+    actor = g.get("console_actor")
+    if actor is None:
+        raise TokenRevoked("Log in first.")
+    return actor
+
+
+def office_timezone(session_: Session, actor: Actor) -> ZoneInfo:
+    """The time zone of the actor's office, for showing times."""
+    account = session_.get(Account, actor.id) if actor.id is not None else None
+    name = account.office.timezone if account is not None else DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def zone() -> ZoneInfo:
+    """The time zone pages show times in (the logged-in officer's office, else China Standard Time)."""
+    if "console_zone" not in g:
+        actor = g.get("console_actor")
+        g.console_zone = office_timezone(db_session(), actor) if actor is not None else ZoneInfo(DEFAULT_TIMEZONE)
+    return g.console_zone
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A UTC timestamp shown in the office's local time."""
+    if value is None:
+        return ""
+    return value.astimezone(zone()).strftime(fmt)
+
+
+def error_text(error: AppError) -> str:
+    """A console message for a domain error: the catalogue's text for its code, else its own detail."""
+    key = f"problem.{error.code}"
+    text = t(key)
+    if text == key:
+        text = error.detail
+    errors = error.extra.get("errors")
+    if isinstance(errors, dict) and errors:
+        details = "; ".join(f"{field}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
+                            for field, msgs in errors.items())
+        text = f"{text} ({details})"
+    return text
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target inside the console (never another site)."""
+    if target and target.startswith("/console") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,220 @@
+"""Console work lists and actions: leave approvals, the alerts inbox, sanctions, spot checks, video inspections."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from officer_api.alerts import duty_policy
+from officer_api.console_session import console_actor, enum_label, error_text, local_time, notify, safe_next
+from officer_api.leave import leave_policy
+from officer_api.tasks import spot_check_policy
+from storage.enums import AlertStatus, ApprovalLevel, LeaveStatus, TaskStatus
+from storage.models import Alert, LeaveRequest, Person
+from supervision import alerts, leave, sanctions, tasks, video_inspections
+from supervision.errors import AppError
+from supervision.sanctions import Suggestion
+from supervision.scope import get_person
+from web.db import blobs, commit, db_session, now
+from web.files import private_file
+
+LIST_LIMIT = 50
+LEAVE_TABS = ("pending", "overdue", "recent")
+
+
+def _note() -> str | None:
+    return (request.form.get("note") or "").strip()[:2000] or None
+
+
+def _refused(error: AppError, back: str) -> Response:
+    if error.status == 404:
+        raise error  # outside the scope or gone: the not-found page, never a hint that it exists
+    db_session().rollback()
+    notify("error.generic", "error", detail=error_text(error))
+    return redirect(back, code=303)
+
+
+def _persons(session: Session, person_ids: set[int]) -> dict[int, Person]:
+    return {pid: person for pid in person_ids if (person := session.get(Person, pid)) is not None}
+
+
+def leave_list() -> str:
+    """Pending requests oldest first (with approve / reject), overdue returns, or the most recent requests."""
+    tab = request.args.get("tab", "pending")
+    tab = tab if tab in LEAVE_TABS else "pending"
+    session = db_session()
+    actor = console_actor()
+    if tab == "pending":
+        rows = leave.list_leave_requests(session=session, actor=actor, status=LeaveStatus.PENDING, limit=LIST_LIMIT)
+    elif tab == "overdue":
+        rows = leave.list_overdue(session=session, actor=actor, now=now(), policy=leave_policy(), limit=LIST_LIMIT)
+    else:
+        rows = leave.list_leave_requests(session=session, actor=actor, limit=LIST_LIMIT)
+    return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS,
+                           persons=_persons(session, {row.person_id for row in rows}), days=leave.leave_days,
+                           can_decide=lambda row: can_decide(row, actor.role))
+
+
+def can_decide(row: LeaveRequest, role: str) -> bool:
+    """Whether this actor's role may decide the request (longer leave is for the county)."""
+    return row.status == LeaveStatus.PENDING and (row.approval_level != ApprovalLevel.COUNTY or role == "admin")
+
+
+def decide_leave(leave_id: int) -> Response:
+    """Approve or reject a pending leave request (rejection needs a note)."""
+    decision = request.form.get("decision", "")
+    back = safe_next(request.form.get("next"), url_for("console.leave"))
+    try:
+        leave.decide_leave(session=db_session(), actor=console_actor(), leave_id=leave_id, decision=decision,
+                           note=_note(), now=now())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("leave.decided", id=leave_id, decision=enum_label("leave_decision", decision))
+    return redirect(back, code=303)
+
+
+def leave_attachment(leave_id: int) -> Response:
+    """A leave request's attachment (e.g. a hospital letter); staff views are audit-logged."""
+    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=console_actor(),
+                                               leave_id=leave_id, now=now())
+    commit()
+    return private_file(data, content_type)
+
+
+def _suggestions(session: Session, people: dict[int, Person]) -> dict[int, Suggestion | None]:
+    policy = duty_policy()
+    at = now()
+    return {pid: sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy)
+            for pid, person in people.items()}
+
+
+def alert_list() -> str:
+    """Open alerts (or resolved ones) with each person's suggested next step and a resolve form."""
+    status = request.args.get("status", AlertStatus.OPEN.value)
+    status = status if status in set(AlertStatus) else AlertStatus.OPEN.value
+    session = db_session()
+    actor = console_actor()
+    rows = alerts.list_alerts(session=session, actor=actor, status=status, limit=LIST_LIMIT)
+    people = _persons(session, {row.person_id for row in rows})
+    suggestions = _suggestions(session, people) if status == AlertStatus.OPEN else {}
+    return render_template("console/alerts.html", rows=rows, status=status, statuses=list(AlertStatus),
+                           persons=people, suggestions=suggestions, actions=alerts.RESOLUTION_ACTIONS,
+                           evidence_lines=evidence_lines)
+
+
+def evidence_lines(alert: Alert) -> list[tuple[str, str]]:
+    """The evidence an officer reads first (check-in, times, location), as (name, value) pairs."""
+    evidence = alert.evidence or {}
+    lines: list[tuple[str, str]] = []
+    for key in ("checkin_id", "task_id", "leave_request_id", "reasons", "captured_at", "end_at", "device_id",
+                "answered", "window", "missed_windows"):
+        if key in evidence and evidence[key] not in (None, "", []):
+            value = evidence[key]
+            if key == "reasons":
+                value = ", ".join(enum_label("reason", str(r)) for r in value)
+            lines.append((key, str(value)))
+    return lines
+
+
+def resolve_alert(alert_id: int) -> Response:
+    """Dismiss an alert or resolve it with a sanction (the note is kept as evidence)."""
+    action = request.form.get("action", "")
+    back = safe_next(request.form.get("next"), url_for("console.alerts"))
+    try:
+        alerts.resolve_alert(session=db_session(), actor=console_actor(), alert_id=alert_id, action=action,
+                             note=_note(), now=now(), policy=duty_policy())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("alerts.resolved", id=alert_id, action=enum_label("action", action))
+    return redirect(back, code=303)
+
+
+def record_sanction(person_id: int) -> Response:
+    """Record a sanction decided outside an alert (with the note that explains it)."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    kind = request.form.get("kind", "")
+    back = url_for("console.person", person_id=person.id) + "#sanctions"
+    try:
+        sanctions.record_sanction(session=session, actor=actor, person=person, kind=kind, note=_note(), now=now(),
+                                  policy=duty_policy())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("sanction.recorded", kind=enum_label("sanction_kind", kind))
+    return redirect(back, code=303)
+
+
+def start_spot_check(person_id: int) -> Response:
+    """Ask the person for a selfie check-in within a deadline (the phone shows it as a task)."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    back = url_for("console.person", person_id=person.id) + "#tasks"
+    minutes = request.form.get("minutes", "")
+    within = timedelta(minutes=int(minutes)) if minutes.isdigit() and len(minutes) <= 5 else None
+    try:
+        task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(),
+                                       policy=spot_check_policy(), respond_within=within)
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("person.task_created", id=task.id, due=local_time(task.due_at))
+    return redirect(back, code=303)
+
+
+def start_video_inspection(person_id: int) -> Response:
+    """Ask the person for a short live video within a deadline; frames are checked when the clip arrives."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    back = url_for("console.person", person_id=person.id) + "#tasks"
+    minutes = request.form.get("minutes", "")
+    try:
+        task = video_inspections.create_inspection(
+            session=session, actor=actor, person=person, now=now(),
+            respond_within_minutes=int(minutes) if minutes.isdigit() and len(minutes) <= 5 else 0)
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("person.task_created", id=task.id, due=local_time(task.due_at))
+    return redirect(back, code=303)
+
+
+def inspection_detail(task_id: int) -> str:
+    """A video inspection's summary and key frames (audit-logged), with the officer's judgement form."""
+    session = db_session()
+    task = video_inspections.view_inspection(session=session, actor=console_actor(), task_id=task_id, now=now())
+    commit()
+    frames = (task.result or {}).get("key_frames") or []
+    reviewable = task.status == TaskStatus.COMPLETED and task.reviewed_at is None
+    return render_template("console/inspection.html", task=task, person=session.get(Person, task.person_id),
+                           summary=video_inspections.summary_of(task), frames=frames, reviewable=reviewable)
+
+
+def key_frame(task_id: int, n: int) -> Response:
+    """One key frame of an inspection clip; every view is audit-logged."""
+    data, content_type = video_inspections.read_key_frame(session=db_session(), blobs=blobs(), actor=console_actor(),
+                                                          task_id=task_id, n=n, now=now())
+    commit()
+    return private_file(data, content_type)
+
+
+def review_inspection(task_id: int) -> Response:
+    """Accept or reject a processed inspection (a reject needs a note)."""
+    back = url_for("console.inspection", task_id=task_id)
+    decision = request.form.get("decision", "")
+    try:
+        video_inspections.review_inspection(session=db_session(), actor=console_actor(), task_id=task_id,
+                                            decision=decision, note=_note(), now=now())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("video.reviewed", id=task_id, decision=enum_label("review_decision", decision))
+    return redirect(back, code=303)

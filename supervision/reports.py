@@ -1,0 +1,383 @@
+"""The district statistics report and the register listing: set-based counts within the actor's scope.
+
+Definitions (also in docs/console.md):
+- on the register at the end of the period: started on or before the last day, and either released after the
+  period, or not released, still active and with a term ending after the last day;
+- received: start_date in the period; released: released_at in the period, or, when no release was recorded,
+  the term's end_date in the period;
+- age (bands under 18, 18-45, 46-60, 61 and over) at the last day of the period;
+- check-in duties (when a DutyPolicy is given): the duty windows of the period met, missed or awaiting review,
+  from supervision.duties.compliance for each active person whose term overlaps the period (per person, not one
+  query: the windows depend on each person's level and office);
+- check-in pass rate: verified or accepted among the check-ins captured in the period (failed photo attempts are
+  counted apart: the person retried);
+- spot checks created in the period: answered in time (completed at or before due_at), late, missed, or not yet due;
+- sanctions decided in the period, by kind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.enums import (
+    AlertStatus,
+    CheckinStatus,
+    EmploymentStatus,
+    Gender,
+    PersonStatus,
+    SanctionKind,
+    SentenceType,
+    TaskKind,
+    TaskStatus,
+)
+from storage.models import Alert, Checkin, Office, Person, ReferenceFace, Sanction, Task
+from supervision import duties
+from supervision.actors import Actor
+from supervision.scope import office_condition
+
+AGE_BANDS = ("under_18", "18_45", "46_60", "61_plus")
+PASSED = (CheckinStatus.VERIFIED, CheckinStatus.ACCEPTED)
+SPOT_CHECK_OUTCOMES = ("on_time", "late", "missed", "open")
+DUTY_OUTCOMES = ("met", "missed", "pending")
+
+
+@dataclass(frozen=True)
+class ReportPeriod:
+    """Calendar days from start to end inclusive, in a local time zone."""
+
+    start: date
+    end: date
+    timezone: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("the period ends before it starts")
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """The period as UTC instants [first midnight, midnight after the last day)."""
+        zone = ZoneInfo(self.timezone)
+        begin = datetime.combine(self.start, time(), tzinfo=zone).astimezone(UTC)
+        finish = datetime.combine(self.end + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+        return begin, finish
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    section: str
+    item: str
+    value: float
+    group: str  # the label group of item ("sentence_type", "office", ...)
+    name: str = ""  # a display name that is data, not a catalogue entry (office names)
+
+
+@dataclass
+class DistrictReport:
+    """Every number of the district report; rows() flattens it for tables and downloads."""
+
+    period: ReportPeriod
+    scope: str  # "office" or "county"
+    county: str | None
+    register_total: int = 0
+    by_sentence_type: dict[str, int] = field(default_factory=dict)
+    by_gender: dict[str, int] = field(default_factory=dict)
+    by_age_band: dict[str, int] = field(default_factory=dict)
+    by_employment: dict[str, int] = field(default_factory=dict)
+    by_office: list[tuple[str, str, int]] = field(default_factory=list)  # (code, name, persons)
+    received: int = 0
+    released: int = 0
+    checkins_by_status: dict[str, int] = field(default_factory=dict)
+    duties: dict[str, int] | None = None
+    spot_checks: dict[str, int] = field(default_factory=dict)
+    sanctions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def checkins_counted(self) -> int:
+        """Check-ins with a decision or awaiting one (failed photo attempts excluded)."""
+        return sum(n for status, n in self.checkins_by_status.items() if status != CheckinStatus.FAILED)
+
+    @property
+    def checkins_passed(self) -> int:
+        """Verified automatically or accepted by an officer."""
+        return sum(self.checkins_by_status.get(status, 0) for status in PASSED)
+
+    @property
+    def pass_rate_pct(self) -> float:
+        """Share of passed check-ins, in percent with one decimal (0 when there were none)."""
+        counted = self.checkins_counted
+        return round(100.0 * self.checkins_passed / counted, 1) if counted else 0.0
+
+    @property
+    def duties_met_pct(self) -> float:
+        """Share of the period's closed duty windows that were met, in percent with one decimal."""
+        counts = self.duties or {}
+        total = sum(counts.values())
+        return round(100.0 * counts.get("met", 0) / total, 1) if total else 0.0
+
+    @property
+    def spot_checks_due(self) -> int:
+        """Spot checks whose deadline has passed (answered or not)."""
+        return sum(self.spot_checks.get(k, 0) for k in ("on_time", "late", "missed"))
+
+    @property
+    def spot_check_on_time_pct(self) -> float:
+        """Share of due spot checks answered in time, in percent with one decimal."""
+        due = self.spot_checks_due
+        return round(100.0 * self.spot_checks.get("on_time", 0) / due, 1) if due else 0.0
+
+    def rows(self) -> list[ReportRow]:
+        """The report as (section, item, value) rows, in display order."""
+        rows = [ReportRow("register", "total", self.register_total, "item")]
+        rows += [ReportRow("sentence_type", k, v, "sentence_type") for k, v in self.by_sentence_type.items()]
+        rows += [ReportRow("gender", k, v, "gender") for k, v in self.by_gender.items()]
+        rows += [ReportRow("age_band", k, v, "age") for k, v in self.by_age_band.items()]
+        rows += [ReportRow("employment", k, v, "employment") for k, v in self.by_employment.items()]
+        rows += [ReportRow("office", code, n, "office", name) for code, name, n in self.by_office]
+        rows += [ReportRow("flow", "received", self.received, "item"),
+                 ReportRow("flow", "released", self.released, "item")]
+        rows += [ReportRow("checkins", k, v, "checkin_status") for k, v in self.checkins_by_status.items()]
+        rows += [ReportRow("checkins", "total", self.checkins_counted, "item"),
+                 ReportRow("checkins", "compliant", self.checkins_passed, "item"),
+                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct, "item")]
+        if self.duties is not None:
+            rows += [ReportRow("duties", k, v, "item") for k, v in self.duties.items()]
+            rows += [ReportRow("duties", "met_pct", self.duties_met_pct, "item")]
+        rows += [ReportRow("spot_checks", k, v, "item") for k, v in self.spot_checks.items()]
+        rows += [ReportRow("spot_checks", "on_time_pct", self.spot_check_on_time_pct, "item")]
+        rows += [ReportRow("sanctions", k, v, "sanction_kind") for k, v in self.sanctions.items()]
+        rows += [ReportRow("sanctions", "total", sum(self.sanctions.values()), "item")]
+        return rows
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_band_expression(on: date) -> Any:
+    """SQL CASE giving a person's age band on a day, by comparing birth dates (portable across databases)."""
+    return case(
+        (Person.birth_date > _years_before(on, 18), "under_18"),
+        (Person.birth_date > _years_before(on, 46), "18_45"),
+        (Person.birth_date > _years_before(on, 61), "46_60"),
+        else_="61_plus",
+    )
+
+
+def on_register_condition(period: ReportPeriod) -> ColumnElement[bool]:
+    """Persons under supervision at the end of the period."""
+    _begin, finish = period.bounds()
+    return and_(
+        Person.start_date <= period.end,
+        or_(
+            Person.released_at >= finish,
+            and_(Person.released_at.is_(None), Person.status == PersonStatus.ACTIVE, Person.end_date > period.end),
+        ),
+    )
+
+
+def released_condition(period: ReportPeriod) -> ColumnElement[bool]:
+    """Persons whose supervision ended in the period (recorded release, else the term's end)."""
+    begin, finish = period.bounds()
+    return or_(
+        and_(Person.released_at >= begin, Person.released_at < finish),
+        and_(Person.released_at.is_(None), Person.end_date >= period.start, Person.end_date <= period.end),
+    )
+
+
+def _grouped(session: Session, column: Any, *conditions: ColumnElement[bool]) -> dict[str, int]:
+    # Grouping over a subquery's column: PostgreSQL would not see two bound CASE expressions as the same.
+    inner = select(column.label("key")).where(*conditions).subquery()
+    stmt = select(inner.c.key, func.count()).group_by(inner.c.key)
+    return {str(key): int(count) for key, count in session.execute(stmt)}
+
+
+def _complete(counts: dict[str, int], keys: Iterable[str]) -> dict[str, int]:
+    """counts with every expected key (zeros included) first, then any unexpected ones."""
+    ordered = {key: counts.get(key, 0) for key in keys}
+    ordered.update({key: value for key, value in counts.items() if key not in ordered})
+    return ordered
+
+
+def offices_in_scope(session: Session, actor: Actor) -> list[Office]:
+    """The offices the actor may see, by code."""
+    return list(session.scalars(select(Office).where(office_condition(actor, Office.id)).order_by(Office.code)))
+
+
+def duty_compliance(*, session: Session, actor: Actor, period: ReportPeriod, now: datetime,
+                    policy: duties.DutyPolicy) -> dict[str, int]:
+    """Duty windows of the period (closed by now) met, missed or awaiting review, over active persons in scope."""
+    begin, finish = period.bounds()
+    totals = dict.fromkeys(DUTY_OUTCOMES, 0)
+    until = min(finish, now)
+    if until <= begin:
+        return totals
+    days = math.ceil((until - begin) / timedelta(days=1))
+    stmt = select(Person).where(office_condition(actor, Person.office_id), Person.status == PersonStatus.ACTIVE,
+                                Person.start_date <= period.end, Person.end_date >= period.start)
+    for person in session.scalars(stmt.order_by(Person.id)):
+        summary = duties.compliance(session=session, person=person, now=until, policy=policy, days=days)
+        for window, status in summary.windows:
+            if period.start <= window.day <= period.end and status in totals:
+                totals[status] += 1
+    return totals
+
+
+def district_report(*, session: Session, actor: Actor, period: ReportPeriod, now: datetime,
+                    duty_policy: duties.DutyPolicy | None = None) -> DistrictReport:
+    """The district statistics for period within the actor's scope (officers: their office; admins: county)."""
+    begin, finish = period.bounds()
+    report = DistrictReport(period=period, scope="county" if actor.role == "admin" else "office",
+                            county=actor.county)
+    in_scope = office_condition(actor, Person.office_id)
+    registered = and_(in_scope, on_register_condition(period))
+
+    report.register_total = session.scalar(select(func.count(Person.id)).where(registered)) or 0
+    report.by_sentence_type = _complete(_grouped(session, Person.sentence_type, registered),
+                                        [s.value for s in SentenceType])
+    report.by_gender = _complete(_grouped(session, Person.gender, registered), [g.value for g in Gender])
+    report.by_age_band = _complete(_grouped(session, age_band_expression(period.end), registered), AGE_BANDS)
+    report.by_employment = _complete(_grouped(session, Person.employment_status, registered),
+                                     [e.value for e in EmploymentStatus])
+
+    per_office = (
+        select(Office.code, Office.name, func.count(Person.id))
+        .select_from(Office)
+        .outerjoin(Person, and_(Person.office_id == Office.id, on_register_condition(period)))
+        .where(office_condition(actor, Office.id))
+        .group_by(Office.id, Office.code, Office.name)
+        .order_by(Office.code)
+    )
+    report.by_office = [(code, name, int(count)) for code, name, count in session.execute(per_office)]
+
+    report.received = session.scalar(select(func.count(Person.id)).where(
+        in_scope, Person.start_date >= period.start, Person.start_date <= period.end)) or 0
+    report.released = session.scalar(select(func.count(Person.id)).where(in_scope, released_condition(period))) or 0
+
+    report.checkins_by_status = _complete(
+        _grouped(session, Checkin.status, office_condition(actor, Checkin.office_id),
+                 Checkin.captured_at >= begin, Checkin.captured_at < finish),
+        [s.value for s in CheckinStatus])
+
+    if duty_policy is not None:
+        report.duties = duty_compliance(session=session, actor=actor, period=period, now=now, policy=duty_policy)
+
+    outcome = case(
+        (and_(Task.completed_at.is_not(None), Task.completed_at <= Task.due_at), "on_time"),
+        (Task.completed_at.is_not(None), "late"),
+        (or_(Task.status == TaskStatus.MISSED, Task.due_at <= now), "missed"),
+        else_="open",
+    )
+    report.spot_checks = _complete(
+        _grouped(session, outcome, office_condition(actor, Task.office_id), Task.kind == TaskKind.SPOT_CHECK,
+                 Task.status != TaskStatus.CANCELLED, Task.created_at >= begin, Task.created_at < finish),
+        SPOT_CHECK_OUTCOMES)
+
+    report.sanctions = _complete(
+        _grouped(session, Sanction.kind, office_condition(actor, Sanction.office_id),
+                 Sanction.decided_at >= begin, Sanction.decided_at < finish),
+        [k.value for k in SanctionKind])
+    return report
+
+
+def report_csv(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]] | None = None) -> bytes:
+    """The report as CSV (UTF-8 with BOM so spreadsheet programs detect it): section, item, label, value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["period_start", "period_end", "section", "item", "section_label", "item_label", "value"])
+    for row in report.rows():
+        section_label, item_label = labeler(row) if labeler else (row.section, row.name or row.item)
+        writer.writerow([report.period.start.isoformat(), report.period.end.isoformat(), row.section, row.item,
+                         section_label, item_label, _plain_number(row.value)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def report_xlsx(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]] | None = None,
+                title: str = "Report") -> bytes:
+    """The report as an Excel workbook: one sheet with the same columns as the CSV."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31]
+    sheet.append(["period_start", "period_end", "section", "item", "section_label", "item_label", "value"])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in report.rows():
+        section_label, item_label = labeler(row) if labeler else (row.section, row.name or row.item)
+        sheet.append([report.period.start, report.period.end, row.section, row.item, section_label, item_label,
+                      _plain_number(row.value)])
+    for column, width in zip("ABCDEFG", (12, 12, 14, 22, 16, 28, 10), strict=True):
+        sheet.column_dimensions[column].width = width
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _plain_number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+@dataclass(frozen=True)
+class RegisterRow:
+    """One person in the register listing, with the counts officers triage by."""
+
+    person: Person
+    open_alerts: int
+    pending_reviews: int
+    references: int
+
+
+def list_register(*, session: Session, actor: Actor, query: str | None = None, office_code: str | None = None,
+                  level: str | None = None, status: str | None = None, open_alerts_only: bool = False,
+                  after_id: int | None = None, limit: int = 50) -> list[RegisterRow]:
+    """Persons in the actor's scope with their open alerts, check-ins awaiting review and reference photos."""
+    alerts = (select(func.count(Alert.id)).where(Alert.person_id == Person.id, Alert.status == AlertStatus.OPEN)
+              .correlate(Person).scalar_subquery())
+    reviews = (select(func.count(Checkin.id))
+               .where(Checkin.person_id == Person.id, Checkin.status == CheckinStatus.NEEDS_REVIEW)
+               .correlate(Person).scalar_subquery())
+    references = (select(func.count(ReferenceFace.id))
+                  .where(ReferenceFace.person_id == Person.id, ReferenceFace.deleted_at.is_(None))
+                  .correlate(Person).scalar_subquery())
+    stmt = select(Person, alerts, reviews, references).where(office_condition(actor, Person.office_id))
+    if query:
+        pattern = f"%{query.strip()}%"
+        stmt = stmt.where(or_(Person.name.ilike(pattern), Person.code.ilike(pattern)))
+    if office_code:
+        stmt = stmt.where(Person.office_id.in_(select(Office.id).where(Office.code == office_code)))
+    if level:
+        stmt = stmt.where(Person.supervision_level == level)
+    if status:
+        stmt = stmt.where(Person.status == status)
+    if open_alerts_only:
+        stmt = stmt.where(alerts > 0)
+    if after_id is not None:
+        stmt = stmt.where(Person.id > after_id)
+    rows = session.execute(stmt.order_by(Person.id).limit(limit))
+    return [RegisterRow(person, int(a or 0), int(r or 0), int(f or 0)) for person, a, r, f in rows]
+
+
+def queue_counts(session: Session, actor: Actor) -> dict[str, int]:
+    """How many check-ins in the actor's scope wait for a decision: needs_review and unreviewed rejections."""
+    stmt = (select(Checkin.status, func.count(Checkin.id))
+            .where(office_condition(actor, Checkin.office_id),
+                   Checkin.status.in_((CheckinStatus.NEEDS_REVIEW, CheckinStatus.REJECTED)),
+                   Checkin.reviewed_at.is_(None))
+            .group_by(Checkin.status))
+    counts = {str(status): int(count) for status, count in session.execute(stmt)}
+    return {CheckinStatus.NEEDS_REVIEW.value: counts.get(CheckinStatus.NEEDS_REVIEW, 0),
+            CheckinStatus.REJECTED.value: counts.get(CheckinStatus.REJECTED, 0)}
+
