@@ -108,6 +108,9 @@ def _run_rollback_cleanups(session: Session, rolled_back) -> None:  # type: igno
 
 
 def _forget_rollback_cleanups(session: Session) -> None:
+    # Releasing a savepoint is not the commit that makes the work durable; only the outermost commit is.
+    if session.in_nested_transaction():
+        return
     session.info.pop("rollback_cleanups", None)
 
 

@@ -141,7 +141,9 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
     )
 
     replayed = session.scalar(
-        select(Checkin.id).where(Checkin.person_id == person.id, Checkin.photo_sha256 == sha256).limit(1)
+        # Failed attempts do not count: resending an unusable photo must get the same refusal again.
+        select(Checkin.id).where(Checkin.person_id == person.id, Checkin.photo_sha256 == sha256,
+                                 Checkin.status != CheckinStatus.FAILED).limit(1)
     )
     analysis = None
     error: UnusableImage | None = None
