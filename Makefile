@@ -35,6 +35,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/verify_bench.py
+	$(BIN)/python bench/video_bench.py
+	$(BIN)/python bench/sweep_bench.py
+	$(BIN)/python bench/checkin_bench.py
 
 eval-faces: install
 	$(BIN)/checkin eval-faces ../shared/faces/people ../shared/faces/east-asian --refs 3

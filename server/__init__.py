@@ -37,8 +37,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
+    from server.jobs import ENTRY_POINT
     from web import auth, db
     from web.api import ProblemApi
+    from web.jobs import jobs
     from web.limiter import limiter
     from web.problems import register_problem_handlers
 
@@ -46,6 +48,7 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"])
     db.init_app(app, database, FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])))
     app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
+    jobs.init_app(app, rq_entry=ENTRY_POINT)
 
     auth.init_app(app)
 

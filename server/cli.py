@@ -142,6 +142,18 @@ def sweep() -> None:
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Process the queued jobs, then exit")
+def worker(burst: bool) -> None:
+    """Run background jobs (video inspections) from the RQ queue at CHECKIN_QUEUE_URL."""
+    from server.jobs import run_worker
+
+    config = _config()
+    if not config["QUEUE_URL"]:
+        raise click.ClickException("CHECKIN_QUEUE_URL is not set: without a queue, jobs run inside the web process")
+    run_worker(config, burst=burst)
+
+
 @main.command("demo")
 @click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
               help="A folder with one sub-folder of photos per identity, e.g. ../shared/faces/people")

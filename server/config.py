@@ -39,6 +39,22 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_WAIT_SECONDS": 10,
     "DB_ECHO": False,
     "CONSOLE_IDLE_MINUTES": 30,
+    # Liveness challenges and remote video inspections (docs/liveness.md).
+    "LIVENESS_MODE": "off",  # off | spot_checks | always
+    "LIVENESS_BY_LEVEL": {},  # per supervision level, JSON in the environment: {"strict": "always"}
+    "LIVENESS_CHALLENGE_SECONDS": 120,
+    "LIVENESS_MAX_BYTES": 10 * 1024 * 1024,
+    "LIVENESS_MAX_SECONDS": 15,
+    "LIVENESS_MAX_FRAMES": 40,
+    "VIDEO_MAX_BYTES": 30 * 1024 * 1024,
+    "VIDEO_MAX_SECONDS": 30,
+    "VIDEO_MAX_PIXELS": 1920 * 1088,
+    # Background jobs: QUEUE_URL (redis://...) sends them to RQ (`checkin worker`); empty runs them in-process.
+    "QUEUE_URL": "",
+    "QUEUE_NAME": "checkin",
+    "JOB_THREADS": 1,
+    "JOB_TIMEOUT_SECONDS": 600,
+    "JOBS_SYNC": False,
     # Leave rules (supervision.leave.LeavePolicy); per-office overrides as JSON {office_code: {field: value}}.
     "LEAVE_MIN_NOTICE_DAYS": 3,
     "LEAVE_OFFICE_MAX_DAYS": 7,

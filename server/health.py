@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from web.db import database
+from web.jobs import jobs
 from web.problems import problem
 
 bp = Blueprint("health", __name__)
@@ -25,4 +26,6 @@ def readyz():  # type: ignore[no-untyped-def]
             conn.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001
         return problem(503, "database_unavailable", f"The database is not reachable: {type(exc).__name__}.")
-    return jsonify(status="ready", database="ok")
+    if not jobs.ping(current_app):
+        return problem(503, "queue_unavailable", "The job queue (CHECKIN_QUEUE_URL) is not reachable.")
+    return jsonify(status="ready", database="ok", queue="ok")

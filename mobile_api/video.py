@@ -1,0 +1,64 @@
+"""Phone endpoint: upload the clip an officer asked for in a remote video inspection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields
+
+from storage.models import Person
+from supervision import video_inspections
+from supervision.liveness import UnusableVideo
+from verification.video import VideoLimits
+from web.auth import auth_required, current_actor
+from web.db import app_config, blobs, commit, db_session, now
+from web.idempotency import idempotent
+from web.jobs import jobs
+from web.schemas import StrictSchema
+
+blp = Blueprint("video_inspections", __name__, url_prefix="/api/v1/video-inspections",
+                description="Remote video inspections")
+
+# Room for the multipart envelope around the clip.
+_MULTIPART_SLACK = 64 * 1024
+
+
+class ClipFilesSchema(StrictSchema):
+    video = Upload(required=True)
+
+
+class ClipAcceptedSchema(Schema):
+    task_id = fields.Integer()
+    status = fields.String()
+
+
+@blp.before_request
+def _clip_body_limit() -> None:
+    # Clips are larger than photos: this blueprint alone gets the video limit instead of MAX_CONTENT_LENGTH.
+    limit = int(app_config("VIDEO_MAX_BYTES")) + _MULTIPART_SLACK
+    if request.content_length is not None and request.content_length > limit:
+        raise UnusableVideo("The video is larger than the server accepts.", code="video_too_large", status=413)
+    request.max_content_length = limit
+
+
+@blp.post("/<int:task_id>/clip")
+@auth_required("person")
+@idempotent
+@blp.arguments(ClipFilesSchema, location="files")
+@blp.response(202, ClipAcceptedSchema)
+def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
+    """Upload the inspection clip (multipart `video`); it is checked off the request thread."""
+    session = db_session()
+    person = session.get(Person, current_actor().id)
+    assert person is not None
+    limits = VideoLimits(max_bytes=app_config("VIDEO_MAX_BYTES"), max_seconds=app_config("VIDEO_MAX_SECONDS"),
+                         max_pixels=app_config("VIDEO_MAX_PIXELS"))
+    task = video_inspections.submit_clip(session=session, blobs=blobs(), person=person, task_id=task_id,
+                                         data=files["video"].read(), limits=limits, now=now())
+    commit()
+    # Only after the commit: a worker must find the clip and the task in the processing state.
+    jobs.enqueue(video_inspections.run_clip_job, task_id=task.id)
+    return {"task_id": task.id, "status": "processing"}
