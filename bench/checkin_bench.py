@@ -5,7 +5,7 @@ API (office, officer, person, 3-5 reference photos), sends N check-ins from C co
 (median, p95), throughput, and the verification-only cost measured in-process on the same photos, with the targets:
 throughput >= 80% of workers / verification cost per photo, and p95 < 1 s.
 
-Run: .venv/bin/python bench/checkin_bench.py [-n 40] [-c 2] [--workers 2]
+Run: .venv/bin/python bench/checkin_bench.py [-n 100] [-c 4] [--workers 2] [--threads 2]
      .venv/bin/python bench/checkin_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 With --database-url the server uses a scratch database `checkin_bench_ci` on that PostgreSQL server (created with an
 autocommit connection, dropped afterwards); the database named in the URL is only used to connect.
@@ -391,10 +391,11 @@ def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", "--checkins", dest="n", type=int, default=40, help="check-ins to send")
-    parser.add_argument("-c", "--concurrency", type=int, default=2, help="concurrent clients")
+    parser.add_argument("-n", "--checkins", dest="n", type=int, default=100, help="check-ins to send")
+    # Two clients per worker: with one, a worker idles while its client uploads the next 2 MB photo.
+    parser.add_argument("-c", "--concurrency", type=int, default=4, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (serve's default)")
     parser.add_argument("--references", type=int, default=3, choices=range(3, 6), help="reference photos (3-5)")
     parser.add_argument("--identity", default="people/Colin_Powell", help="identity folder under ../shared/faces")
     parser.add_argument("--database-url", default=None,

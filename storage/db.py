@@ -29,6 +29,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets readers proceed while a check-in is being written by another worker.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL still never corrupts the database; it only skips the fsync on each commit (the WAL is
+    # synced at checkpoints), which a single-file deployment can afford and which halves the cost of a commit.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
