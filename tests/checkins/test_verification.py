@@ -145,3 +145,20 @@ def test_resending_an_unusable_upload_gets_the_same_refusal(client: Any, phone: 
 
     assert_problem(first, status, code)
     assert_problem(again, status, code)
+
+
+def test_fewer_references_than_the_minimum_never_auto_verify(client: Any, officer_headers: dict[str, str],
+                                                             person: Any, phone: dict[str, str], clock: Any,
+                                                             faces_dir: Path) -> None:
+    # The bands were calibrated with at least MIN_REFERENCES (3) references per person.
+    enrolment = enrol_identity(client, officer_headers, person.id, identity_photos(faces_dir, GENUINE), count=2)
+    matched = None
+    for path in enrolment.probes:
+        response = post_checkin(client, phone, path.read_bytes(), captured_at=clock.now())
+        body = response.get_json()
+        if response.status_code == 201 and body["match"]["distance"] <= body["match"]["threshold"]:
+            matched = body
+            break
+    assert matched is not None, "no genuine probe came within the verify threshold of 2 references"
+    assert matched["status"] == "needs_review"
+    assert matched["reasons"] == ["too_few_references"]

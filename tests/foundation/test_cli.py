@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from server.cli import _redact, main
 from storage import migrate
-from storage.models import Account, Office
+from storage.models import Account, Alert, Office, Person, ReferenceFace
 
 PASSWORD = "cli-password-123"
 
@@ -144,3 +145,47 @@ def test_cli_refuses_production_without_secrets(cli_env):
 def test_redact_hides_database_password():
     assert _redact("postgresql+psycopg://app:s3cret@db:5432/checkin") == "postgresql+psycopg://app:***@db:5432/checkin"
     assert _redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+
+def test_sweep_raises_missed_checkins_once(run, cli_env):
+    assert run("init-db").exit_code == 0
+    assert run("create-office", "SW1", "--name", "Sweep office", "--county", "C").exit_code == 0
+    engine = create_engine(cli_env["CHECKIN_DATABASE_URL"])
+    with Session(engine) as session:
+        office = session.scalar(select(Office).where(Office.code == "SW1"))
+        # A strict person registered long ago who never checked in owes every recent daily window.
+        session.add(Person(code="SWP1", name="p", gender="male", birth_date=date(1990, 1, 1),
+                           sentence_type="probation", supervision_level="strict", start_date=date(2020, 1, 1),
+                           end_date=date(2099, 1, 1), office_id=office.id, password_hash="x",
+                           created_at=datetime(2020, 1, 1, tzinfo=UTC), updated_at=datetime(2020, 1, 1, tzinfo=UTC)))
+        session.commit()
+
+    first = run("sweep")
+    assert first.exit_code == 0, first.output
+    missed = int(first.output.split("missed_checkin=")[1].split()[0])
+    assert missed >= 2  # the sweep looks back 72 hours: at least two closed daily windows
+    again = run("sweep")
+    assert "missed_checkin=0" in again.output
+    with Session(engine) as session:
+        assert session.scalar(select(func.count(Alert.id)).where(Alert.type == "missed_checkin")) == missed
+    engine.dispose()
+
+
+def test_worker_needs_a_queue(cli_env):
+    result = CliRunner(env={**cli_env, "CHECKIN_QUEUE_URL": ""}).invoke(main, ["worker", "--burst"])
+    assert result.exit_code != 0
+    assert "CHECKIN_QUEUE_URL" in result.output
+
+
+@pytest.mark.faces
+def test_demo_seeds_an_officer_and_enrolled_persons(run, cli_env, faces_dir):
+    result = run("demo", "--faces", str(faces_dir / "people"), "--persons", "1")
+    assert result.exit_code == 0, result.output
+    assert "officer demo-officer-" in result.output and "1 persons enrolled" in result.output
+    engine = create_engine(cli_env["CHECKIN_DATABASE_URL"])
+    with Session(engine) as session:
+        person = session.scalar(select(Person))
+        assert person is not None and person.code in result.output
+        assert session.scalar(select(func.count(ReferenceFace.id)).where(ReferenceFace.person_id == person.id)) == 3
+    engine.dispose()
