@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_jwt_extended import get_jwt
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from supervision import accounts
+from web.api import Blueprint
 from web.auth import auth_required, client_ip, current_actor, issue_tokens
 from web.db import commit, db_session, now
 from web.limiter import failed_login, limiter, login_username_key

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from mobile_api.liveness import checkin_liveness
 from storage.models import Person
 from supervision import accounts, checkins
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.idempotency import idempotent

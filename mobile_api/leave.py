@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -15,6 +14,7 @@ from mobile_api.checkins import policy as checkin_policy
 from storage.enums import LeaveStatus
 from storage.models import Person
 from supervision import accounts, leave
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, db_session, face_engine, now
 from web.files import private_file

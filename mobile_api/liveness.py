@@ -7,13 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from storage.models import Person
 from supervision import liveness
 from supervision.errors import RuleViolation
 from verification.video import VideoLimits
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import app_config, commit, db_session, face_engine, now
 from web.idempotency import idempotent

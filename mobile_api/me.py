@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from mobile_api.tasks import PhoneTaskSchema, duty_policy
 from storage.models import Person
 from supervision import duties, faces, tasks
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
 from web.schemas import StrictSchema

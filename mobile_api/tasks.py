@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from storage.enums import TaskKind
 from supervision import duties, tasks
 from supervision.errors import ValidationFailed
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
 from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema

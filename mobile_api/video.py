@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
@@ -13,6 +12,7 @@ from storage.models import Person
 from supervision import video_inspections
 from supervision.liveness import UnusableVideo
 from verification.video import VideoLimits
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, db_session, now
 from web.idempotency import idempotent

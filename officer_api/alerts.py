@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from storage.enums import AlertStatus, AlertType, SanctionKind
 from supervision import alerts, duties, sanctions
 from supervision.scope import get_person
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
 from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from supervision import audit
 from supervision.scope import get_person
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session
 from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema

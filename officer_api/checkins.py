@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from storage.enums import CheckinStatus, ReviewDecision
 from supervision import checkins
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, db_session, now
 from web.files import private_file

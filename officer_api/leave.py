@@ -6,11 +6,11 @@ import math
 from typing import Any
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from storage.enums import ApprovalLevel, LeaveStatus
 from supervision import leave
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, db_session, now
 from web.files import private_file

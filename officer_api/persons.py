@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
 from storage.enums import EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
 from supervision import faces, persons
 from supervision.scope import get_person
+from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.files import private_file

@@ -40,3 +40,18 @@ def test_unknown_path_is_problem_json(client):
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] == "not_found"
+
+
+def test_multipart_endpoints_document_form_fields_and_files(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    body = spec["paths"]["/api/v1/checkins"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    refs = {part["$ref"].rsplit("/", 1)[-1] for part in body["allOf"]}
+    assert refs == {"CheckinForm", "Photo"}
+    assert {"latitude", "longitude", "accuracy_m", "captured_at"} <= set(spec["components"]["schemas"]["CheckinForm"]
+                                                                         ["properties"])
+
+
+def test_api_reference_page_lists_the_endpoints(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert "/api/v1/officer/checkins/{checkin_id}/review" in response.get_data(as_text=True)
