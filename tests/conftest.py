@@ -135,6 +135,35 @@ def blobs(app: Any) -> Any:
     return app.extensions["checkin.blobs"]
 
 
+@pytest.fixture
+def office(db_session: Any) -> Any:
+    """Office O1 of county C1."""
+    from tests.factories import make_office
+
+    return make_office(db_session)
+
+
+@pytest.fixture
+def officer(db_session: Any, office: Any) -> Any:
+    """officer1 of office O1."""
+    from tests.factories import make_officer
+
+    return make_officer(db_session, office)
+
+
+@pytest.fixture
+def officer_headers(auth: Any, officer: Any) -> dict[str, str]:
+    return auth.headers(officer.username)
+
+
+@pytest.fixture
+def person(db_session: Any, office: Any) -> Any:
+    """P001 of office O1, home at 31.2304,121.4737 (3 km), no reference photos."""
+    from tests.factories import make_person
+
+    return make_person(db_session, office)
+
+
 class AuthHelper:
     """Logs users in through the API and hands back Authorization headers."""
 

@@ -7,24 +7,8 @@ from typing import Any
 import pytest
 from flask import jsonify
 
-from tests.factories import make_office, make_officer, make_person
 from tests.foundation.helpers import PROBE_ME, PROBE_OFFICER
 from web.auth import auth_required, current_actor
-
-
-@pytest.fixture
-def office(db_session: Any) -> Any:
-    return make_office(db_session)
-
-
-@pytest.fixture
-def officer(db_session: Any, office: Any) -> Any:
-    return make_officer(db_session, office)
-
-
-@pytest.fixture
-def person(db_session: Any, office: Any) -> Any:
-    return make_person(db_session, office)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from werkzeug.test import encode_multipart
 
 from storage.models import ReferenceFace
 from supervision.faces import encoding_to_bytes
-from tests.factories import make_office, make_officer, make_person
 from verification.engine import FaceEngine, get_engine
 
 HOME = {"latitude": "31.2304", "longitude": "121.4737", "accuracy_m": "20"}
@@ -40,21 +39,6 @@ def media_dir() -> Path:
 @pytest.fixture(scope="session")
 def engine() -> FaceEngine:
     return get_engine()
-
-
-@pytest.fixture
-def office(db_session: Any) -> Any:
-    return make_office(db_session)
-
-
-@pytest.fixture
-def officer(db_session: Any, office: Any) -> Any:
-    return make_officer(db_session, office)
-
-
-@pytest.fixture
-def person(db_session: Any, office: Any) -> Any:
-    return make_person(db_session, office, "P001")
 
 
 def photo_path(media_dir: Path, identity: str, n: int) -> Path:

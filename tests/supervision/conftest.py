@@ -22,18 +22,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def office(db_session: Any) -> Any:
-    return make_office(db_session, "O1", county="C1")
-
-
-@pytest.fixture
 def other_office(db_session: Any) -> Any:
     return make_office(db_session, "O2", county="C2")
-
-
-@pytest.fixture
-def officer(db_session: Any, office: Any) -> Any:
-    return make_officer(db_session, office, "officer1")
 
 
 @pytest.fixture
