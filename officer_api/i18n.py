@@ -399,6 +399,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert_type.device_changed": {"zh": "更换设备", "en": "Device changed"},
     "alert_type.repeated_failures": {"zh": "多次签到失败", "en": "Repeated failed check-ins"},
     "alert_type.video_inspection_failed": {"zh": "视频点验未通过", "en": "Video inspection failed"},
+    "alert_type.video_inspection_missed": {"zh": "视频点验未应答", "en": "Video inspection not answered"},
     "alert_status.open": {"zh": "未处理", "en": "Open"},
     "alert_status.resolved": {"zh": "已处理", "en": "Resolved"},
     "action.dismiss": {"zh": "核实无误，不予处理", "en": "Dismiss (no violation)"},

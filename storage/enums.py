@@ -116,6 +116,7 @@ class AlertType(StrEnum):
     DEVICE_CHANGED = "device_changed"
     REPEATED_FAILURES = "repeated_failures"
     VIDEO_INSPECTION_FAILED = "video_inspection_failed"
+    VIDEO_INSPECTION_MISSED = "video_inspection_missed"
 
 
 class AlertStatus(StrEnum):

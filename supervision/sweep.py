@@ -159,28 +159,38 @@ def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy
     return created
 
 
+# Each kind of officer-triggered task, and the alert raised when nobody answered it in time.
+MISSED_TASK_ALERTS = (
+    (TaskKind.SPOT_CHECK, AlertType.SPOT_CHECK_MISSED),
+    (TaskKind.VIDEO_INSPECTION, AlertType.VIDEO_INSPECTION_MISSED),
+)
+
+
 def sweep_spot_checks(*, session: Session, now: datetime, policy: SpotCheckPolicy,
                       lookback: timedelta) -> dict[str, int]:
-    """Mark open spot checks past their deadline (plus grace) missed and raise spot_check_missed for each."""
+    """Mark open spot checks and video inspections past their deadline (plus grace) missed and alert for each."""
+    kinds = [kind for kind, _ in MISSED_TASK_ALERTS]
     marked = session.execute(
         update(Task)
-        .where(Task.kind == TaskKind.SPOT_CHECK, Task.status == TaskStatus.OPEN, Task.due_at <= now - policy.grace)
+        .where(Task.kind.in_(kinds), Task.status == TaskStatus.OPEN, Task.due_at <= now - policy.grace)
         .values(status=TaskStatus.MISSED)
         .execution_options(synchronize_session=False)
     )
-    key = _dedupe_key(f"{AlertType.SPOT_CHECK_MISSED.value}:", Task.id)
-    rows = select(
-        Task.person_id, Task.office_id, literal(AlertType.SPOT_CHECK_MISSED.value, String),
-        literal(AlertStatus.OPEN.value, String), key, Task.due_at, literal(now, UTCDateTime()),
-        _json_object(session, task_id=Task.id, answered=literal_column("'no'")),
-    ).where(
-        Task.kind == TaskKind.SPOT_CHECK,
-        Task.status == TaskStatus.MISSED,
-        Task.due_at > now - lookback - policy.grace,
-        ~exists().where(Alert.dedupe_key == key),
-    )
-    return {"tasks_missed": int(getattr(marked, "rowcount", 0) or 0),
-            "spot_check_missed": _insert_alerts(session, rows)}
+    counts = {"tasks_missed": int(getattr(marked, "rowcount", 0) or 0)}
+    for kind, alert_type in MISSED_TASK_ALERTS:
+        key = _dedupe_key(f"{alert_type.value}:", Task.id)
+        rows = select(
+            Task.person_id, Task.office_id, literal(alert_type.value, String),
+            literal(AlertStatus.OPEN.value, String), key, Task.due_at, literal(now, UTCDateTime()),
+            _json_object(session, task_id=Task.id, answered=literal_column("'no'")),
+        ).where(
+            Task.kind == kind,
+            Task.status == TaskStatus.MISSED,
+            Task.due_at > now - lookback - policy.grace,
+            ~exists().where(Alert.dedupe_key == key),
+        )
+        counts[alert_type.value] = _insert_alerts(session, rows)
+    return counts
 
 
 def sweep_repeated_failures(*, session: Session, now: datetime, count: int, window: timedelta) -> int:

@@ -59,7 +59,8 @@ def submit_clip(*, session: Session, blobs: BlobStore, person: Person, task_id: 
     task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.person_id != person.id or task.kind != TaskKind.VIDEO_INSPECTION:
         raise NotFound("No such video inspection.")
-    if task.status != TaskStatus.OPEN:
+    # An inspection the sweep marked missed can still be answered: the late clip is evidence too (never verified).
+    if task.status not in (TaskStatus.OPEN, TaskStatus.MISSED):
         raise Conflict("This video inspection is already answered or closed.", code="task_closed")
     try:
         info = video.probe_video(data, limits)

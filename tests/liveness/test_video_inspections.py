@@ -195,6 +195,22 @@ def test_a_late_clip_is_never_verified(client, auth, enrolled, clock, db_session
     assert result["late"] is True and "late" in result["reasons"] and result["band"] != "verified"
 
 
+def test_a_clip_after_the_sweep_marked_the_inspection_missed_is_still_taken(client, auth, enrolled, clock,
+                                                                             db_session, person_still):
+    from supervision.sweep import run_sweep
+
+    task = _create(client, auth.headers("officer1"), enrolled.id, minutes=5)
+    clock.advance(timedelta(minutes=30))
+    counts = run_sweep(session=db_session, now=clock.at, settings=client.application.config["CHECKIN"])
+    db_session.commit()
+    assert counts["video_inspection_missed"] == 1 and db_session.get(Task, task["id"]).status == "missed"
+
+    assert _upload(client, auth.person("P001"), task["id"], person_still).status_code == 202
+    db_session.rollback()
+    stored = db_session.get(Task, task["id"])
+    assert stored.status == "completed" and stored.result["late"] is True and stored.result["band"] != "verified"
+
+
 def test_a_job_that_fails_is_recorded_on_the_task(client, auth, enrolled, person_still, db_session, monkeypatch):
     from supervision import video_inspections
 

@@ -133,6 +133,21 @@ def test_unanswered_spot_check_becomes_missed(db_session, config, officer, perso
         (f"spot_check_missed:{task.id}", task.due_at, task.id)]
 
 
+def test_unanswered_video_inspection_becomes_missed(db_session, config, officer, person):
+    from supervision import video_inspections
+
+    task = video_inspections.create_inspection(session=db_session, actor=actor_for_account(officer), person=person,
+                                               respond_within_minutes=30, now=WINDOW_START)
+    db_session.commit()
+    assert sweep(db_session, config, task.due_at + timedelta(minutes=5))["video_inspection_missed"] == 0
+    counts = sweep(db_session, config, task.due_at + timedelta(minutes=11))
+    assert (counts["tasks_missed"], counts["video_inspection_missed"], counts["spot_check_missed"]) == (1, 1, 0)
+    assert task_status(db_session, task.id) == "missed"
+    assert sweep(db_session, config, task.due_at + timedelta(minutes=40))["video_inspection_missed"] == 0
+    alerts = alerts_of(db_session, person.id, "video_inspection_missed")
+    assert [(a.dedupe_key, a.evidence["task_id"]) for a in alerts] == [(f"video_inspection_missed:{task.id}", task.id)]
+
+
 def test_answered_spot_check_is_not_missed(db_session, config, officer, person):
     task = tasks.create_spot_check(session=db_session, actor=actor_for_account(officer), person=person,
                                    now=WINDOW_START, policy=tasks.SpotCheckPolicy())
