@@ -144,6 +144,31 @@ def sweep() -> None:
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
+@main.command("spot-checks")
+@click.option("--seed", type=int, default=None, help="Replay a draw with this seed (default: a fresh random seed)")
+@click.option("--office", "office_code", default=None, help="Draw only among the persons of this office")
+def spot_checks(seed: int | None, office_code: str | None) -> None:
+    """Draw random spot checks by supervision level (CHECKIN_SPOT_CHECK_RANDOM_RATES); the draw is audit-logged."""
+    from sqlalchemy import select
+
+    from storage.models import Office
+    from supervision import tasks
+    from supervision.actors import SYSTEM
+    from supervision.clock import Clock
+
+    config = _config()
+    policy = tasks.SpotCheckPolicy.from_config(config)
+    with _database(config).transaction() as session:
+        office_id = None
+        if office_code:
+            office_id = session.scalar(select(Office.id).where(Office.code == office_code))
+            if office_id is None:
+                raise click.ClickException(f"No office {office_code}.")
+        draw = tasks.draw_spot_checks(session=session, actor=SYSTEM, now=Clock().now(), policy=policy, seed=seed,
+                                      office_id=office_id)
+        click.echo(f"seed={draw.seed} eligible={draw.eligible} spot_checks={len(draw.tasks)}")
+
+
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Process the queued jobs, then exit")
 def worker(burst: bool) -> None:

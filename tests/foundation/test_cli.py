@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.cli import _redact, main
 from storage import migrate
-from storage.models import Account, Alert, Office, Person, ReferenceFace
+from storage.models import Account, Alert, Office, Person, ReferenceFace, Task
 
 PASSWORD = "cli-password-123"
 
@@ -189,3 +189,31 @@ def test_demo_seeds_an_officer_and_enrolled_persons(run, cli_env, faces_dir):
         assert person is not None and person.code in result.output
         assert session.scalar(select(func.count(ReferenceFace.id)).where(ReferenceFace.person_id == person.id)) == 3
     engine.dispose()
+
+
+def test_spot_check_draw_is_replayable_from_its_seed(run, cli_env):
+    assert run("init-db").exit_code == 0
+    assert run("create-office", "SP1", "--name", "Spot office", "--county", "C").exit_code == 0
+    engine = create_engine(cli_env["CHECKIN_DATABASE_URL"])
+    with Session(engine) as session:
+        office = session.scalar(select(Office).where(Office.code == "SP1"))
+        for i in range(40):
+            session.add(Person(code=f"SP{i:03d}", name="p", gender="male", birth_date=date(1990, 1, 1),
+                               sentence_type="probation", supervision_level="strict", start_date=date(2020, 1, 1),
+                               end_date=date(2099, 1, 1), office_id=office.id, password_hash="x"))
+        session.commit()
+    first = run("spot-checks", "--seed", "1234", "--office", "SP1")
+    assert first.exit_code == 0, first.output
+    picked = int(first.output.split("spot_checks=")[1])
+    assert first.output.startswith("seed=1234 eligible=40 ")
+    assert 0 < picked < 40  # strict persons are drawn at 20% by default
+    with Session(engine) as session:
+        chosen = sorted(session.scalars(select(Task.person_id)))
+        session.execute(Task.__table__.delete())
+        session.commit()
+    again = run("spot-checks", "--seed", "1234", "--office", "SP1")
+    assert again.output == first.output
+    with Session(engine) as session:
+        assert sorted(session.scalars(select(Task.person_id))) == chosen
+    engine.dispose()
+    assert run("spot-checks", "--office", "NOPE").exit_code != 0
