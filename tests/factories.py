@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -53,3 +54,28 @@ def make_person(session: Session, office: Office, code: str = "P001", *, passwor
     session.add(person)
     session.commit()
     return person
+
+
+@dataclass
+class World:
+    office: Office
+    other_office: Office
+    officer: Account
+    other_officer: Account
+    admin: Account
+    person: Person
+
+
+def make_world(session: Session, password: str = PASSWORD) -> World:
+    """Offices O1 and O2 of county C1 and X1 of C2; officer1 in O1, officer2 in O2, C1's admin1 and P001 in O1."""
+    office = make_office(session, "O1", county="C1", name="城关司法所")
+    other_office = make_office(session, "O2", county="C1", name="河西司法所")
+    make_office(session, "X1", county="C2", name="Elsewhere")
+    return World(
+        office=office,
+        other_office=other_office,
+        officer=make_officer(session, office, "officer1", password=password),
+        other_officer=make_officer(session, other_office, "officer2", password=password),
+        admin=make_officer(session, office, "admin1", admin=True, password=password),
+        person=make_person(session, office, "P001", password=password, name="张三"),
+    )

@@ -55,7 +55,3 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
         {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
         name=name,
     )
-
-
-class LocationField(fields.Float):
-    """A coordinate in WGS-84 decimal degrees."""

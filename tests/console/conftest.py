@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.factories import make_office, make_officer, make_person
+from tests.factories import World, make_world
 
 PASSWORD = "console-tests-pw-1"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@dataclass
-class World:
-    office: Any
-    other_office: Any
-    officer: Any
-    other_officer: Any
-    admin: Any
-    person: Any
-
-
 @pytest.fixture
 def world(db_session: Any) -> World:
-    """Offices O1 and O2 of county C1 and X1 of C2; an officer in O1 and in O2, a C1 admin and a person in O1."""
-    office = make_office(db_session, "O1", county="C1", name="城关司法所")
-    other_office = make_office(db_session, "O2", county="C1", name="河西司法所")
-    make_office(db_session, "X1", county="C2", name="Elsewhere")
-    return World(
-        office=office,
-        other_office=other_office,
-        officer=make_officer(db_session, office, "officer1", password=PASSWORD),
-        other_officer=make_officer(db_session, other_office, "officer2", password=PASSWORD),
-        admin=make_officer(db_session, office, "admin1", admin=True, password=PASSWORD),
-        person=make_person(db_session, office, "P001", password=PASSWORD, name="张三"),
-    )
+    return make_world(db_session, PASSWORD)
 
 
 def csrf_of(page: Any) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.factories import make_office, make_officer, make_person
+from tests.factories import World, make_world
 
 # Monday 2 March 2026, 10:00 in Shanghai (the offices' timezone).
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
@@ -26,30 +25,9 @@ def _fixed_clock(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("clock").at = NOW
 
 
-@dataclass
-class World:
-    office: Any
-    other_office: Any
-    officer: Any
-    other_officer: Any
-    admin: Any
-    person: Any
-
-
 @pytest.fixture
 def world(db_session: Any) -> World:
-    """Two offices of county C1 and one of C2; an officer each, a county admin of C1 and a person in O1."""
-    office = make_office(db_session, "O1", county="C1")
-    other_office = make_office(db_session, "O2", county="C1")
-    make_office(db_session, "X1", county="C2")
-    return World(
-        office=office,
-        other_office=other_office,
-        officer=make_officer(db_session, office, "officer1", password=PASSWORD),
-        other_officer=make_officer(db_session, other_office, "officer2", password=PASSWORD),
-        admin=make_officer(db_session, office, "admin1", admin=True, password=PASSWORD),
-        person=make_person(db_session, office, "P001", password=PASSWORD),
-    )
+    return make_world(db_session, PASSWORD)
 
 
 @pytest.fixture
