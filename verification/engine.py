@@ -1,11 +1,15 @@
-"""The face engine: decode an upload, find and gate the face, encode it, and match encodings."""
+"""The face engine: decode an upload, find and gate the face, template it, and match templates.
+
+The detector (YuNet by default, dlib's HOG on request) finds faces on a copy of about 640 px; the templates are
+computed by the embedders on the larger decoded image: SFace, which decides by default, and dlib's ResNet when
+the fused rule asks for its second opinion or liveness needs its 68 landmarks.
+"""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +18,15 @@ import numpy as np
 
 from verification import quality as q
 from verification.decode import DecodedImage, decode_image
+from verification.detectors import Detection, Detector, HogDetector, YuNetDetector
+from verification.embedders import DLIB, SFACE, DlibEmbedder, Embedder, SFaceEmbedder
 from verification.errors import QualityError, QualityErrorCode
 from verification.matching import MatchResult, match_encodings
-from verification.models import DLIB_LOCK, DlibModels, load_models
+from verification.models import DlibModels, OpenCVModels, load_models, onnx_model_files
 from verification.settings import EngineSettings, Purpose, QualityGates
 
-ENGINE_VERSION = "dlib-resnet-v1/hog640/1"
+ENGINE_VERSION = "sface-2021dec-int8bq+dlib-resnet-v1/yunet640/2"  # the default engine's version
+_TEMPLATE_KEYS = {"sface": SFACE, "dlib": DLIB}
 
 # The 68-point layout, grouped the way face_recognition.face_landmarks() names the parts.
 _LANDMARK_GROUPS: dict[str, list[int]] = {
@@ -33,23 +40,26 @@ _LANDMARK_GROUPS: dict[str, list[int]] = {
     "top_lip": [48, 49, 50, 51, 52, 53, 54, 64, 63, 62, 61, 60],
     "bottom_lip": [54, 55, 56, 57, 58, 59, 48, 60, 67, 66, 65, 64],
 }
-# Aligned chip used to confirm a detection: the size and padding dlib's encoder itself uses.
-_CHIP_SIZE = 150
-_CHIP_PADDING = 0.25
-_MAX_UPSAMPLE = 4
 
 
 @dataclass
 class FaceObservation:
-    """One face: box and landmarks in full-resolution upright coordinates, and its encoding."""
+    """One face: box and landmarks in full-resolution upright coordinates, and its templates."""
 
     box: tuple[int, int, int, int]  # top, right, bottom, left
-    encoding: np.ndarray
-    landmarks: dict[str, list[tuple[int, int]]] | None
+    encoding: np.ndarray  # the deciding template (SFace by default)
+    landmarks: dict[str, list[tuple[int, int]]] | None  # dlib's 68 points, grouped, when they were computed
     detector_score: float = 0.0
-    # Detector score on the face's own aligned 150 px chip; a real face is found there again (>= 0),
-    # a face-like texture (a mission patch, a pattern) usually is not.
+    # How far the detector's score lies above its confirmation level (>= 0: a confident, real face; a face-like
+    # texture such as a mission patch stays below).
     confirm_score: float = 0.0
+    templates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    points5: list[tuple[float, float]] | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        """Whether the detector is confident the face is real."""
+        return self.confirm_score >= 0.0
 
 
 @dataclass
@@ -67,41 +77,70 @@ class FaceAnalysis:
 
     @property
     def encoding(self) -> np.ndarray:
-        """The primary (largest) face's 128-d encoding."""
+        """The primary (largest) face's deciding template."""
         return self.faces[0].encoding
 
-
-@dataclass
-class _Candidate:
-    rect: Any  # dlib.rectangle in encode-image coordinates
-    shape: Any  # dlib.full_object_detection
-    points: list[tuple[int, int]]
-    score: float
-    confirm_score: float
-    side: float
-    confirmed: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.confirmed = self.confirm_score >= 0.0
+    @property
+    def templates(self) -> dict[str, np.ndarray]:
+        """Every template of the primary face, by embedder key."""
+        return self.faces[0].templates
 
 
 class FaceEngine:
-    """Face detection, quality gating, encoding and matching with fixed settings."""
+    """Face detection, quality gating, templating and matching with fixed settings."""
 
-    def __init__(self, settings: EngineSettings | None = None, models: DlibModels | None = None) -> None:
+    def __init__(self, settings: EngineSettings | None = None, models: DlibModels | None = None,
+                 opencv: OpenCVModels | None = None) -> None:
         self.settings = settings or EngineSettings()
-        self.models = models or load_models()
+        s = self.settings
+        self._dlib_models = models
+        self._opencv = opencv
+        self.detector: Detector = (
+            HogDetector(self.models) if s.detector == "hog"
+            else YuNetDetector(self.opencv, confirm_score=s.yunet_confirm_score)
+        )
+        self.primary_key = _TEMPLATE_KEYS[s.template]
+        self.embedders: dict[str, Embedder] = {}
+        if s.matcher in ("sface", "sface+dlib"):
+            self.embedders[SFACE] = SFaceEmbedder(self.opencv)
+        if s.matcher in ("dlib", "sface+dlib"):
+            self.embedders[DLIB] = self.dlib_embedder
+
+    # --------------------------------------------------------------------------------------------- models
+    @property
+    def models(self) -> DlibModels:
+        """dlib's models, loaded on first use (HOG, the 68 landmarks, the ResNet)."""
+        if self._dlib_models is None:
+            self._dlib_models = load_models()
+        return self._dlib_models
+
+    @property
+    def opencv(self) -> OpenCVModels:
+        """YuNet and SFace, loaded and checked on first use."""
+        if self._opencv is None:
+            self._opencv = _shared_opencv(self.settings)
+        return self._opencv
+
+    @property
+    def dlib_embedder(self) -> DlibEmbedder:
+        """dlib's ResNet and 68-point predictor behind the embedder interface."""
+        return DlibEmbedder(self.models, num_jitters=self.settings.num_jitters)
 
     @property
     def version(self) -> str:
-        """Engine identifier recorded with results; differs from ENGINE_VERSION only for non-default sizes."""
-        if self.settings.detect_long_side == 640:
-            return ENGINE_VERSION
-        return f"dlib-resnet-v1/hog{self.settings.detect_long_side}/1"
+        """Engine identifier recorded with results: matcher template, detector and its size."""
+        s = self.settings
+        base = _TEMPLATE_KEYS[s.template] + ("+" + DLIB if s.matcher == "sface+dlib" else "")
+        return f"{base}/{s.detector}{s.detect_long_side}/2"
+
+    @property
+    def template_keys(self) -> tuple[str, ...]:
+        """The templates this engine computes for each face, deciding one first."""
+        return tuple(self.embedders)
 
     # ----------------------------------------------------------------------------------------- analyze
     def analyze(self, data: bytes, *, purpose: Purpose) -> FaceAnalysis:
-        """Decode bytes, apply EXIF orientation, gate quality, encode; raises ImageError or QualityError."""
+        """Decode bytes, apply EXIF orientation, gate quality, template; raises ImageError or QualityError."""
         if purpose not in ("enrol", "checkin"):
             raise ValueError(f"unknown purpose {purpose!r}")
         started = time.perf_counter()
@@ -117,22 +156,15 @@ class FaceEngine:
         """Analyse an already decoded, upright uint8 RGB array (used by evaluation and tests)."""
         started = time.perf_counter()
         rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-        decoded = DecodedImage(
-            rgb=rgb,
-            content_type="image/x-raw",
-            width=rgb.shape[1],
-            height=rgb.shape[0],
-            scale=1.0,
-            orientation=1,
-        )
+        decoded = DecodedImage(rgb=rgb, content_type="image/x-raw", width=rgb.shape[1], height=rgb.shape[0],
+                               scale=1.0, orientation=1)
         analysis = self._analyze_decoded(decoded, purpose=purpose)
         analysis.timings_ms["total"] = round((time.perf_counter() - started) * 1000.0, 2)
         return analysis
 
     def _analyze_decoded(self, decoded: DecodedImage, *, purpose: Purpose) -> FaceAnalysis:
-        s = self.settings
-        gates = s.gates(purpose)
-        work, work_scale = self._working_image(decoded.rgb)
+        gates = self.settings.gates(purpose)
+        work, work_scale = _shrink(decoded.rgb, 2 * self.settings.decode_long_side, self.settings.decode_long_side)
         full_scale = decoded.scale * work_scale  # full-resolution pixels per work-image pixel
         quality: dict[str, Any] = {"width": decoded.width, "height": decoded.height, "purpose": purpose}
         flags: list[str] = []
@@ -141,155 +173,84 @@ class FaceEngine:
         timings: dict[str, float] = {}
 
         t0 = time.perf_counter()
-        with DLIB_LOCK:
-            detect_img, detect_scale = self._detection_image(work)
-            rects, scores, upsample = self._detect(detect_img, allow_cnn=purpose == "enrol")
-            if s.encode_on_detect_image:
-                enc_img, enc_scale = detect_img, full_scale * detect_scale
-                enc_rects = rects
-            else:
-                enc_img, enc_scale = work, full_scale
-                enc_rects = [self._scale_rect(r, detect_scale) for r in rects]
-            t1 = time.perf_counter()
-            timings["detect"] = round((t1 - t0) * 1000.0, 2)
-            quality["detect_upsample"] = upsample
-            quality["faces_detected"] = len(rects)
-            if not rects:
-                self._raise_without_face(detect_img, gates, quality)
-            candidates = [self._landmarks(enc_img, r, sc) for r, sc in zip(enc_rects, scores, strict=True)]
-            faces, extra_flags = self._significant(candidates)
-            flags.extend(extra_flags)
-            primary = faces[0]
-            quality.update(self._measure(enc_img, primary, enc_scale))
-            if len(faces) > 1:
-                quality["significant_faces"] = len(faces)
-                if purpose == "enrol":
-                    raise QualityError(
-                        QualityErrorCode.MULTIPLE_FACES,
-                        f"The photo shows {len(faces)} faces; an enrolment photo must show only the person.",
-                        quality,
-                    )
-                flags.append("multiple_faces")
-            self._gate(gates, quality)
-            observations = [
-                FaceObservation(
-                    box=self._full_box(c.rect, enc_scale),
-                    encoding=np.asarray(
-                        self.models.encoder.compute_face_descriptor(enc_img, c.shape, s.num_jitters),
-                        dtype=np.float64,
-                    ),
-                    landmarks=self._landmark_dict(c.points, enc_scale),
-                    detector_score=round(c.score, 3),
-                    confirm_score=round(c.confirm_score, 3),
+        found = self._detect(work)
+        t1 = time.perf_counter()
+        timings["detect"] = round((t1 - t0) * 1000.0, 2)
+        quality["faces_detected"] = len(found)
+        faces, extra_flags = self._significant(found)
+        flags.extend(extra_flags)
+        if not faces:
+            self._raise_without_face(work, gates, quality)
+        primary = faces[0]
+        quality.update(self._measure(work, primary, full_scale))
+        if len(faces) > 1:
+            quality["significant_faces"] = len(faces)
+            if purpose == "enrol":
+                raise QualityError(
+                    QualityErrorCode.MULTIPLE_FACES,
+                    f"The photo shows {len(faces)} faces; an enrolment photo must show only the person.",
+                    quality,
                 )
-                for c in faces
-            ]
-            timings["landmarks_encode"] = round((time.perf_counter() - t1) * 1000.0, 2)
+            flags.append("multiple_faces")
+        self._gate(gates, quality)
+        observations = [self._observe(work, face, full_scale, landmarks=False) for face in faces]
+        timings["encode"] = round((time.perf_counter() - t1) * 1000.0, 2)
         if q.touches_border(observations[0].box, decoded.width, decoded.height):
             flags.append("face_cut_off")
-        return FaceAnalysis(
-            faces=observations,
-            quality=quality,
-            flags=flags,
-            content_type=decoded.content_type,
-            width=decoded.width,
-            height=decoded.height,
-            exif=decoded.exif,
-            timings_ms=timings,
-        )
+        return FaceAnalysis(faces=observations, quality=quality, flags=flags, content_type=decoded.content_type,
+                            width=decoded.width, height=decoded.height, exif=decoded.exif, timings_ms=timings)
 
     # ------------------------------------------------------------------------------------------ steps
-    def _working_image(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
-        # Formats without DCT scaling (PNG, WEBP, HEIC) arrive at full size; shrink very large ones so
-        # landmarks and quality crops do not walk 12 MP arrays.
-        limit = 2 * self.settings.decode_long_side
-        long_side = max(rgb.shape[:2])
-        if long_side <= limit:
-            return rgb, 1.0
-        factor = self.settings.decode_long_side / long_side
-        size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(small), rgb.shape[1] / small.shape[1]
-
-    def _detection_image(self, work: np.ndarray) -> tuple[np.ndarray, float]:
-        long_side = max(work.shape[:2])
+    def _detect(self, work: np.ndarray) -> list[Detection]:
         target = self.settings.detect_long_side
-        if long_side <= target:
-            return work, 1.0
-        factor = target / long_side
-        size = (max(1, round(work.shape[1] * factor)), max(1, round(work.shape[0] * factor)))
-        small = np.ascontiguousarray(cv2.resize(work, size, interpolation=cv2.INTER_AREA))
-        return small, work.shape[1] / small.shape[1]
+        small, factor = _shrink(work, target, target)
+        return [d.scaled(factor) for d in self.detector.detect(small, target_long_side=target)]
 
-    def _detect(self, image: np.ndarray, *, allow_cnn: bool) -> tuple[list[Any], list[float], int]:
-        """HOG detection at about detect_long_side; one extra upsampling pass if nothing was found."""
-        target = self.settings.detect_long_side
-        long_side = max(image.shape[:2])
-        # Small images are searched at the same effective size as large ones, so the smallest findable
-        # face is a fixed fraction of the photo (HOG's window is 80 px).
-        upsample = 0 if long_side >= target else min(_MAX_UPSAMPLE, math.ceil(math.log2(target / long_side)))
-        rects, scores, _ = self.models.face_detector.run(image, upsample, 0.0)
-        if not rects and long_side * 2 ** (upsample + 1) <= 2 * target:
-            upsample += 1
-            rects, scores, _ = self.models.face_detector.run(image, upsample, 0.0)
-        if not rects and self.settings.cnn_fallback:
-            if allow_cnn or image.shape[0] * image.shape[1] <= self.settings.cnn_max_pixels:
-                found = self.models.cnn_detector(image, upsample)
-                rects = [d.rect for d in found]
-                scores = [float(d.confidence) for d in found]
-        return list(rects), [float(x) for x in scores], upsample
-
-    def _scale_rect(self, rect: Any, factor: float) -> Any:
-        if factor == 1.0:
-            return rect
-        return self.models.dlib.rectangle(
-            round(rect.left() * factor),
-            round(rect.top() * factor),
-            round(rect.right() * factor),
-            round(rect.bottom() * factor),
-        )
-
-    def _landmarks(self, image: np.ndarray, rect: Any, score: float) -> _Candidate:
-        shape = self.models.landmarks_68(image, rect)
-        points = [(p.x, p.y) for p in shape.parts()]
-        chip = self.models.dlib.get_face_chip(image, shape, size=_CHIP_SIZE, padding=_CHIP_PADDING)
-        _, chip_scores, _ = self.models.face_detector.run(chip, 0, -1.0)
-        confirm = max((float(x) for x in chip_scores), default=-1.0)
-        side = ((rect.right() - rect.left()) + (rect.bottom() - rect.top())) / 2.0
-        return _Candidate(
-            rect=rect, shape=shape, points=points, score=score, confirm_score=confirm, side=side
-        )
-
-    def _significant(self, candidates: list[_Candidate]) -> tuple[list[_Candidate], list[str]]:
-        """Primary face first; keep other faces only if confirmed and not much smaller than the primary."""
-        ordered = sorted(candidates, key=lambda c: (c.confirmed, c.side), reverse=True)
-        primary = ordered[0]
+    def _significant(self, found: list[Detection]) -> tuple[list[Detection], list[str]]:
+        """Confirmed faces, largest first; others are dropped with a flag (unconfirmed, or a small bystander)."""
         flags: list[str] = []
-        if not primary.confirmed:
-            flags.append("unconfirmed_face")
-        faces = [primary]
-        minimum = self.settings.significant_face_ratio * primary.side
-        for other in ordered[1:]:
-            if not other.confirmed:
-                flags.append("unconfirmed_faces")
-            elif other.side < minimum:
+        ordered = sorted(found, key=lambda d: (d.confirmed, d.side), reverse=True)
+        confirmed = [d for d in ordered if d.confirmed]
+        if len(confirmed) < len(ordered):
+            flags.append("unconfirmed_faces")
+        if not confirmed:
+            return [], flags
+        minimum = self.settings.significant_face_ratio * confirmed[0].side
+        faces = [confirmed[0]]
+        for other in confirmed[1:]:
+            if other.side < minimum:
                 flags.append("background_faces")
             else:
                 faces.append(other)
         return faces, sorted(set(flags), key=flags.index)
 
-    def _measure(self, image: np.ndarray, face: _Candidate, scale: float) -> dict[str, Any]:
-        box = (face.rect.top(), face.rect.right(), face.rect.bottom(), face.rect.left())
-        gray = q.to_luma(q.crop(image, box))
+    def _observe(self, image: np.ndarray, face: Detection, scale: float, *, landmarks: bool) -> FaceObservation:
+        templates = {key: embedder.embed(image, face) for key, embedder in self.embedders.items()}
+        points68 = None
+        if landmarks:
+            points68 = self.dlib_embedder.points68(image, face)
+        return FaceObservation(
+            box=_full_box(face, scale),
+            encoding=templates[self.primary_key],
+            landmarks=_landmark_dict(points68, scale) if points68 is not None else None,
+            detector_score=round(face.score, 3),
+            confirm_score=round(face.score - self.settings.yunet_confirm_score, 3)
+            if self.settings.detector == "yunet" else (0.0 if face.confirmed else -1.0),
+            templates=templates,
+            points5=[(round(float(x) * scale, 1), round(float(y) * scale, 1)) for x, y in face.points5],
+        )
+
+    def _measure(self, image: np.ndarray, face: Detection, scale: float) -> dict[str, Any]:
+        gray = q.to_luma(q.crop(image, face.trbl()))
+        eye_px = float(np.linalg.norm(face.points5[0] - face.points5[1]))
         return {
-            "face_px": round(face.side * scale),
-            "face_px_encoded": round(face.side, 1),
-            "inter_eye_px": round(q.inter_eye_px(face.points) * scale, 1),
+            "face_px": round(face.w * scale),
+            "face_px_encoded": round(face.w, 1),
+            "inter_eye_px": round(eye_px * scale, 1),
             "brightness": round(q.brightness(gray), 1),
             "blur": round(q.blur_score(gray), 1),
-            "yaw": round(q.yaw_degrees(face.points), 1),
+            "yaw": round(q.yaw_from_five(face.points5), 1),
             "detector_score": round(face.score, 3),
-            "confirm_score": round(face.confirm_score, 3),
         }
 
     def _gate(self, gates: QualityGates, quality: dict[str, Any]) -> None:
@@ -305,9 +266,7 @@ class FaceEngine:
         if quality["brightness"] > gates.max_brightness:
             raise QualityError(QualityErrorCode.IMAGE_TOO_BRIGHT, "The face is over-exposed.", quality)
         if quality["blur"] < gates.min_blur:
-            raise QualityError(
-                QualityErrorCode.IMAGE_TOO_BLURRY, "The face is too blurry to verify.", quality
-            )
+            raise QualityError(QualityErrorCode.IMAGE_TOO_BLURRY, "The face is too blurry to verify.", quality)
         if gates.max_yaw_degrees is not None and abs(quality["yaw"]) > gates.max_yaw_degrees:
             raise QualityError(
                 QualityErrorCode.FACE_NOT_FRONTAL, "The face must look straight at the camera.", quality
@@ -318,77 +277,89 @@ class FaceEngine:
         level = round(float(q.to_luma(image).mean()), 1)
         quality["image_brightness"] = level
         if level < gates.min_brightness:
-            raise QualityError(
-                QualityErrorCode.IMAGE_TOO_DARK, "The photo is too dark to find a face.", quality
-            )
+            raise QualityError(QualityErrorCode.IMAGE_TOO_DARK, "The photo is too dark to find a face.", quality)
         if level > gates.max_brightness:
-            raise QualityError(
-                QualityErrorCode.IMAGE_TOO_BRIGHT, "The photo is too bright to find a face.", quality
-            )
+            raise QualityError(QualityErrorCode.IMAGE_TOO_BRIGHT, "The photo is too bright to find a face.", quality)
         raise QualityError(QualityErrorCode.NO_FACE, "No face was found in the photo.", quality)
-
-    @staticmethod
-    def _full_box(rect: Any, scale: float) -> tuple[int, int, int, int]:
-        return (
-            round(rect.top() * scale),
-            round(rect.right() * scale),
-            round(rect.bottom() * scale),
-            round(rect.left() * scale),
-        )
-
-    @staticmethod
-    def _landmark_dict(points: list[tuple[int, int]], scale: float) -> dict[str, list[tuple[int, int]]]:
-        full = [(round(x * scale), round(y * scale)) for x, y in points]
-        return {name: [full[i] for i in idx] for name, idx in _LANDMARK_GROUPS.items()}
 
     # ------------------------------------------------------------------------------------------- match
     def match(self, probe: np.ndarray, references: Sequence[np.ndarray]) -> MatchResult:
-        """Match a probe encoding against a person's reference encodings (minimum distance)."""
-        return match_encodings(
-            probe,
-            references,
-            verify_threshold=self.settings.verify_threshold,
-            reject_threshold=self.settings.reject_threshold,
-        )
+        """Match a probe's deciding template against a person's references of the same kind (minimum distance)."""
+        result = match_encodings(probe, references, verify_threshold=self.settings.verify,
+                                 reject_threshold=self.settings.reject)
+        result.template = self.primary_key
+        return result
 
-    def encode_frame(self, rgb: np.ndarray) -> list[FaceObservation]:
-        """Find and encode every face in an upright RGB video frame, largest first, without quality gates."""
+    def decide(self, probe: Mapping[str, np.ndarray], references: Mapping[str, Sequence[np.ndarray]]) -> MatchResult:
+        """Match every template the engine uses and apply its rule; the fused rule lets dlib veto a verify."""
+        result = self.match(probe[self.primary_key], references.get(self.primary_key, ()))
+        if self.settings.matcher != "sface+dlib":
+            return result
+        veto_at = float(self.settings.dlib_veto_threshold or 0.0)
+        second = match_encodings(probe[DLIB], references.get(DLIB, ()), verify_threshold=veto_at,
+                                 reject_threshold=veto_at)
+        result.second_opinion = {"template": DLIB, "distance": second.distance, "veto_threshold": veto_at}
+        if result.band == "verified" and (second.distance is None or second.distance > veto_at):
+            result.band = "needs_review"
+            result.second_opinion["vetoed"] = True
+        return result
+
+    def encode_frame(self, rgb: np.ndarray, *, landmarks: bool = True) -> list[FaceObservation]:
+        """Find and template every face in an upright RGB video frame, largest first, without quality gates."""
         frame = np.ascontiguousarray(rgb, dtype=np.uint8)
-        with DLIB_LOCK:
-            detect_img, detect_scale = self._detection_image(frame)
-            rects, scores, _ = self._detect(detect_img, allow_cnn=False)
-            candidates = [
-                self._landmarks(frame, self._scale_rect(r, detect_scale), sc)
-                for r, sc in zip(rects, scores, strict=True)
-            ]
-            candidates.sort(key=lambda c: c.side, reverse=True)
-            jitters = self.settings.num_jitters
-            return [
-                FaceObservation(
-                    box=self._full_box(c.rect, 1.0),
-                    encoding=np.asarray(
-                        self.models.encoder.compute_face_descriptor(frame, c.shape, jitters), dtype=np.float64
-                    ),
-                    landmarks=self._landmark_dict(c.points, 1.0),
-                    detector_score=round(c.score, 3),
-                    confirm_score=round(c.confirm_score, 3),
-                )
-                for c in candidates
-            ]
+        found = sorted(self._detect(frame), key=lambda d: d.side, reverse=True)
+        return [self._observe(frame, face, 1.0, landmarks=landmarks) for face in found]
 
 
+def _shrink(rgb: np.ndarray, limit: int, long_side: int) -> tuple[np.ndarray, float]:
+    """A copy whose long side is `long_side` when the image is longer than `limit`, and the scale factor."""
+    current = max(rgb.shape[:2])
+    if current <= limit:
+        return rgb, 1.0
+    factor = long_side / current
+    size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
+    small = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return small, rgb.shape[1] / small.shape[1]
+
+
+def _full_box(face: Detection, scale: float) -> tuple[int, int, int, int]:
+    top, right, bottom, left = face.trbl()
+    return round(top * scale), round(right * scale), round(bottom * scale), round(left * scale)
+
+
+def _landmark_dict(points: np.ndarray, scale: float) -> dict[str, list[tuple[int, int]]]:
+    full = [(round(float(x) * scale), round(float(y) * scale)) for x, y in points]
+    return {name: [full[i] for i in idx] for name, idx in _LANDMARK_GROUPS.items()}
+
+
+_OPENCV: dict[tuple[float, float], OpenCVModels] = {}
 _ENGINES: dict[EngineSettings, FaceEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
+def _shared_opencv(settings: EngineSettings) -> OpenCVModels:
+    key = (settings.yunet_score_threshold, 0.3)
+    with _ENGINES_LOCK:
+        models = _OPENCV.get(key)
+        if models is None:
+            models = OpenCVModels(onnx_model_files(), score_threshold=key[0], nms_threshold=key[1])
+            _OPENCV[key] = models
+        return models
+
+
 def get_engine(settings: EngineSettings | None = None) -> FaceEngine:
-    """Return the process-wide engine for these settings, loading the dlib models on first use."""
+    """Return the process-wide engine for these settings, loading (and checking) its models on first use."""
     key = settings or EngineSettings()
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
-        if engine is None:
-            engine = FaceEngine(key)
-            _ENGINES[key] = engine
-        return engine
+    if engine is None:
+        engine = FaceEngine(key)
+        with _ENGINES_LOCK:
+            engine = _ENGINES.setdefault(key, engine)
+    return engine
 
 
+def warm_up(engine: FaceEngine) -> None:
+    """Load every model now (start-up: dlib's too, liveness needs its landmarks), so a broken file fails early."""
+    engine.models  # noqa: B018  (the properties load on first access)
+    engine.opencv  # noqa: B018

@@ -16,11 +16,18 @@ import cv2
 import numpy as np
 
 from verification.decode import decode_image
+from verification.embedders import DLIB
 from verification.engine import FaceEngine
 from verification.errors import ImageError, QualityError
-from verification.matching import face_distances
+from verification.matching import band_for, face_distances
+from verification.settings import EngineSettings
 
 FAR_POINTS: tuple[float, ...] = (0.01, 0.001, 0.0001)
+# Relatives who look alike, by folder name (people/): the hardest impostors, reported pair by pair.
+LOOKALIKE_FAMILIES: tuple[frozenset[str], ...] = (
+    frozenset({"George_W_Bush", "George_HW_Bush", "Jeb_Bush", "Laura_Bush"}),
+    frozenset({"Michael_Schumacher", "Ralf_Schumacher"}),
+)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic"}
 Progress = Callable[[int], None]
 
@@ -51,10 +58,16 @@ class ImageResult:
 
     path: Path
     purpose: str
-    encoding: np.ndarray | None
+    templates: dict[str, np.ndarray] | None  # by embedder key; None when the engine refused the photo
     error: str | None
     ms: float
     colour: bool
+    primary: str = ""
+
+    @property
+    def encoding(self) -> np.ndarray | None:
+        """The deciding template, or None."""
+        return None if self.templates is None else self.templates[self.primary]
 
 
 @dataclass
@@ -86,6 +99,10 @@ class SetReport:
     far_points: list[FarPoint]
     at_thresholds: dict[str, float | int | None]
     mean_ms_per_image: float
+    # The fused rule (SFace verifies, dlib may veto): band shares at the configured thresholds; None otherwise.
+    fused_at_thresholds: dict[str, float | int | None] | None = None
+    # Impostor comparisons between look-alike relatives: claimed identity, probe owner, distances and band.
+    lookalikes: list[dict[str, Any]] = field(default_factory=list)
     genuine_distances: list[float] = field(repr=False, default_factory=list)
     impostor_distances: list[float] = field(repr=False, default_factory=list)
 
@@ -174,15 +191,15 @@ class EncodingCache:
     def _analyze(self, path: Path, purpose: str) -> ImageResult:
         data = path.read_bytes()
         started = time.perf_counter()
-        encoding: np.ndarray | None = None
+        templates: dict[str, np.ndarray] | None = None
         error: str | None = None
         try:
             analysis = self.engine.analyze(data, purpose="enrol" if purpose == "enrol" else "checkin")
-            encoding = analysis.encoding
+            templates = analysis.templates
         except (ImageError, QualityError) as exc:
             error = exc.code
         ms = (time.perf_counter() - started) * 1000.0
-        return ImageResult(path, purpose, encoding, error, ms, _is_colour(data))
+        return ImageResult(path, purpose, templates, error, ms, _is_colour(data), self.engine.primary_key)
 
 
 def _is_colour(data: bytes) -> bool:
@@ -237,13 +254,20 @@ def rates_at(
     }
 
 
+@dataclass
+class _Pair:
+    owner: int
+    claimed: int
+    distance: float
+    second: float | None  # the fused rule's dlib distance
+
+
 def score_identities(
     name: str,
     identities: Sequence[Identity],
     cache: EncodingCache,
     refs: int,
-    verify_threshold: float,
-    reject_threshold: float,
+    settings: EngineSettings,
 ) -> SetReport:
     """Enrol every identity, then compare each probe with its own and every other identity's references."""
     ref_failures: Counter[str] = Counter()
@@ -251,17 +275,17 @@ def score_identities(
     fte: list[str] = []
     short: list[str] = []
     times: list[float] = []
-    enrolled: dict[int, np.ndarray] = {}
-    probes: dict[int, list[np.ndarray]] = {}
+    enrolled: dict[int, list[dict[str, np.ndarray]]] = {}
+    probes: dict[int, list[dict[str, np.ndarray]]] = {}
     for index, identity in enumerate(identities):
         usable = []
         for path in identity.references:
             result = cache.get(path, "enrol")
             times.append(result.ms)
-            if result.encoding is None:
+            if result.templates is None:
                 ref_failures[result.error or "unknown"] += 1
             else:
-                usable.append(result.encoding)
+                usable.append(result.templates)
         if len(identity.references) < refs:
             short.append(identity.name)
         elif len(usable) < refs:
@@ -269,29 +293,39 @@ def score_identities(
         # An identity short of references is still scored with the ones it has (a conservative stand-in
         # for the retakes a real enrolment would ask for); one with none cannot be scored.
         if usable:
-            enrolled[index] = np.asarray(usable)
+            enrolled[index] = usable
         probes[index] = []
         for path in identity.probes:
             result = cache.get(path, "checkin")
             times.append(result.ms)
-            if result.encoding is None:
+            if result.templates is None:
                 probe_failures[result.error or "unknown"] += 1
             else:
-                probes[index].append(result.encoding)
+                probes[index].append(result.templates)
 
-    genuine: list[float] = []
-    impostor: list[float] = []
+    primary = cache.engine.primary_key
+    fused = settings.matcher == "sface+dlib"
+    pairs: list[_Pair] = []
     people = [person_key(i.name) for i in identities]
-    for owner, encodings in probes.items():
-        for probe in encodings:
+    for owner, templates in probes.items():
+        for probe in templates:
             for claimed, references in enrolled.items():
                 if claimed != owner and people[claimed] == people[owner]:
                     # The same person filed in two sets (LFW_Roh_Moo-hyun, Roh_Moo-hyun) is no impostor.
                     continue
-                distance = float(face_distances(probe, references).min())
-                (genuine if claimed == owner else impostor).append(distance)
-    gen = np.asarray(genuine)
-    imp = np.asarray(impostor)
+                distance = _min_distance(probe, references, primary)
+                second = _min_distance(probe, references, DLIB) if fused else None
+                pairs.append(_Pair(owner, claimed, distance, second))
+    gen = np.asarray([p.distance for p in pairs if p.owner == p.claimed])
+    imp = np.asarray([p.distance for p in pairs if p.owner != p.claimed])
+    fused_rates = None
+    if fused:
+        veto = float(settings.dlib_veto_threshold or 0.0)
+        fused_rates = rates_at(
+            np.asarray([_fused_score(p, settings.verify, veto) for p in pairs if p.owner == p.claimed]),
+            np.asarray([_fused_score(p, settings.verify, veto) for p in pairs if p.owner != p.claimed]),
+            settings.verify, settings.reject,
+        )
     return SetReport(
         name=name,
         identities=len(identities),
@@ -302,14 +336,46 @@ def score_identities(
         reference_failures=dict(ref_failures),
         probes=sum(len(i.probes) for i in identities),
         probe_failures=dict(probe_failures),
-        genuine_pairs=len(genuine),
-        impostor_pairs=len(impostor),
+        genuine_pairs=int(gen.size),
+        impostor_pairs=int(imp.size),
         far_points=far_points(gen, imp),
-        at_thresholds=rates_at(gen, imp, verify_threshold, reject_threshold),
+        at_thresholds=rates_at(gen, imp, settings.verify, settings.reject),
         mean_ms_per_image=round(float(np.mean(times)), 1) if times else 0.0,
-        genuine_distances=[round(x, 5) for x in genuine],
-        impostor_distances=[round(x, 5) for x in impostor],
+        fused_at_thresholds=fused_rates,
+        lookalikes=_lookalikes(pairs, identities, settings),
+        genuine_distances=[round(float(x), 5) for x in gen],
+        impostor_distances=[round(float(x), 5) for x in imp],
     )
+
+
+def _min_distance(probe: dict[str, np.ndarray], references: list[dict[str, np.ndarray]], key: str) -> float:
+    return float(face_distances(probe[key], [r[key] for r in references]).min())
+
+
+def _fused_score(pair: _Pair, verify: float, veto: float) -> float:
+    # Under the fused rule a vetoed pair can no longer verify: push it just past the verify band (it goes to
+    # review), so rates_at counts the rule's outcome with the same code as a single template's.
+    if pair.distance <= verify and pair.second is not None and pair.second > veto:
+        return float(np.nextafter(verify, np.inf))
+    return pair.distance
+
+
+def _lookalikes(pairs: list[_Pair], identities: Sequence[Identity], settings: EngineSettings) -> list[dict[str, Any]]:
+    """Every probe of a relative scored against a look-alike family member's references."""
+    names = [i.name for i in identities]
+    rows = []
+    veto = float(settings.dlib_veto_threshold or 0.0)
+    for pair in pairs:
+        if pair.owner == pair.claimed:
+            continue
+        owner, claimed = names[pair.owner], names[pair.claimed]
+        if not any(owner in family and claimed in family for family in LOOKALIKE_FAMILIES):
+            continue
+        band = band_for(_fused_score(pair, settings.verify, veto) if pair.second is not None else pair.distance,
+                        settings.verify, settings.reject)
+        rows.append({"probe_of": owner, "claimed": claimed, "distance": round(pair.distance, 4),
+                     "second_distance": None if pair.second is None else round(pair.second, 4), "band": band})
+    return rows
 
 
 def evaluate(
@@ -327,30 +393,20 @@ def evaluate(
     s = engine.settings
     per_set = [load_identities(Path(d), refs)[:identities_per_set] for d in directories]
     reports = [
-        score_identities(Path(d).name, ids, cache, refs, s.verify_threshold, s.reject_threshold)
-        for d, ids in zip(directories, per_set, strict=True)
+        score_identities(Path(d).name, ids, cache, refs, s) for d, ids in zip(directories, per_set, strict=True)
     ]
     everyone = [i for ids in per_set for i in ids]
     pooled = None
     if len(per_set) > 1:
-        pooled = score_identities("pooled", everyone, cache, refs, s.verify_threshold, s.reject_threshold)
+        pooled = score_identities("pooled", everyone, cache, refs, s)
     colour_only = []
     for d, ids in zip(directories, per_set, strict=True):
         colour = [i for i in ids if all(cache.get(p, _purpose(i, p)).colour for p in i.references + i.probes)]
         if colour and len(colour) < len(ids):
             colour_only.append(
-                score_identities(
-                    f"{Path(d).name} (colour only)",
-                    colour,
-                    cache,
-                    refs,
-                    s.verify_threshold,
-                    s.reject_threshold,
-                )
+                score_identities(f"{Path(d).name} (colour only)", colour, cache, refs, s)
             )
-    return EvalReport(
-        refs, s.verify_threshold, s.reject_threshold, engine.version, reports, pooled, colour_only
-    )
+    return EvalReport(refs, s.verify, s.reject, engine.version, reports, pooled, colour_only)
 
 
 def _purpose(identity: Identity, path: Path) -> str:
@@ -393,6 +449,22 @@ def format_report(report: EvalReport) -> str:
             f"impostor to review {_pct(a['impostor_review'])}, "
             f"impostor rejected {_pct(a['impostor_rejected'])}"
         )
+        f = rep.fused_at_thresholds
+        if f is not None:
+            lines.append(
+                f"  fused rule (dlib vetoes a verify): TAR {_pct(f['tar'])}, genuine to review "
+                f"{_pct(f['genuine_review'])}; FAR {_pct(f['far'])} ({f['false_accepts']})"
+            )
+        if rep.lookalikes:
+            bands = Counter(row["band"] for row in rep.lookalikes)
+            lines.append(
+                f"  look-alike relatives: {len(rep.lookalikes)} comparisons, verified {bands['verified']}, "
+                f"review {bands['needs_review']}, rejected {bands['rejected']}"
+            )
+            for row in rep.lookalikes:
+                if row["band"] == "verified":
+                    lines.append(f"    VERIFIED: a {row['probe_of']} probe as {row['claimed']} "
+                                 f"(distance {row['distance']}, second {row['second_distance']})")
         lines.append("")
     return "\n".join(lines)
 

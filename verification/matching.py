@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -22,10 +22,16 @@ class MatchResult:
     band: Band
     verify_threshold: float
     reject_threshold: float
+    template: str | None = None  # which template the distances are of (embedder key)
+    # The fused rule's second template: its distance, its veto level and whether it vetoed a "verified".
+    second_opinion: dict[str, Any] | None = None
 
-    def as_dict(self) -> dict[str, float | int | str | None]:
+    def as_dict(self) -> dict[str, Any]:
         """Return the result as JSON-serialisable values."""
-        return {
+        extra: dict[str, Any] = {"template": self.template} if self.template else {}
+        if self.second_opinion is not None:
+            extra["second_opinion"] = dict(self.second_opinion)
+        return extra | {
             "distance": self.distance,
             "second_distance": self.second_distance,
             "mean_distance": self.mean_distance,

@@ -77,6 +77,20 @@ def yaw_degrees(points: list[tuple[int, int]]) -> float:
     return math.degrees(math.asin(max(-1.0, min(1.0, offset))))
 
 
+def yaw_from_five(points5: np.ndarray) -> float:
+    """Rough head yaw from five landmarks: how far the nose tip sits from the eyes' midline (0 = frontal)."""
+    pts = np.asarray(points5, dtype=np.float64)
+    eye_a, eye_b, nose = pts[0], pts[1], pts[2]
+    half = float(np.linalg.norm(eye_b - eye_a)) / 2.0
+    if half <= 0:
+        return 90.0
+    axis = (eye_b - eye_a) / (2.0 * half)
+    # The nose tip stands about one half eye-distance in front of the eye plane, so its sideways offset over that
+    # depth is sin(yaw).
+    offset = float(np.dot(nose - (eye_a + eye_b) / 2.0, axis)) / half
+    return math.degrees(math.asin(max(-1.0, min(1.0, offset))))
+
+
 def touches_border(box: Box, width: int, height: int) -> bool:
     """True when the face box runs off the image."""
     top, right, bottom, left = box

@@ -9,6 +9,15 @@ from typing import Any, Literal
 
 Purpose = Literal["enrol", "checkin"]
 
+# Matchers: the template a decision is made on, and the fused rule (docs/faces.md, "Choosing the matcher").
+MATCHERS = ("sface", "dlib", "sface+dlib")
+DETECTORS = ("yunet", "hog")
+# Calibrated bands per template (docs/faces.md): at most 0.1% impostor auto-verify on EACH dev set, 3 and 5 refs.
+DEFAULT_BANDS: dict[str, tuple[float, float]] = {
+    "sface": (1.00, 1.16),  # Euclidean distance of unit vectors: cosine similarity 0.50 and 0.33
+    "dlib": (0.36, 0.52),
+}
+
 
 @dataclass(frozen=True)
 class QualityGates:
@@ -25,19 +34,28 @@ class QualityGates:
 class EngineSettings:
     """All tunables of the engine; the app builds it from CHECKIN_FACE_* settings."""
 
+    # Which template decides ("sface", "dlib") or the fused rule "sface+dlib" (dlib vetoes what SFace verifies).
+    matcher: str = "sface+dlib"
+    detector: str = "yunet"
     # Detection runs on a copy whose long side is about this many pixels (smaller images are upsampled
     # by the detector instead), so detection costs the same for a 0.3 MP and a 14 MP upload.
     detect_long_side: int = 640
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long;
     # landmarks and encodings are computed on that decoded image.
-    decode_long_side: int = 960
+    decode_long_side: int = 640
     # True: encode on the detection copy instead of the larger decoded image (see docs/faces.md).
     encode_on_detect_image: bool = False
     max_pixels: int = 50_000_000
     num_jitters: int = 1
-    # Calibrated on ../shared/faces (docs/faces.md): at most 0.1% impostor auto-verify on the East Asian set.
-    verify_threshold: float = 0.36
-    reject_threshold: float = 0.52
+    # The matcher's bands; None takes DEFAULT_BANDS for the matcher's template (resolved at construction).
+    verify_threshold: float | None = None
+    reject_threshold: float | None = None
+    # Fused rule only: a dlib distance above this vetoes an SFace "verified" (None: dlib's own reject band).
+    dlib_veto_threshold: float | None = None
+    # YuNet: candidates above the first score are kept; a face counts as confirmed (may decide, may count as a
+    # second person) from the second (docs/faces.md, "Detector").
+    yunet_score_threshold: float = 0.5
+    yunet_confirm_score: float = 0.8
     # The CNN detector is ~50x slower than HOG on a CPU; it is only a fallback, never the default.
     cnn_fallback: bool = False
     cnn_max_pixels: int = 640 * 640
@@ -59,12 +77,40 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         # Bad configuration must fail when the app starts, not on the first check-in.
+        if self.matcher not in MATCHERS:
+            raise ValueError(f"matcher must be one of {', '.join(MATCHERS)}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}")
+        verify, reject = DEFAULT_BANDS[self.template]
+        if self.verify_threshold is None:
+            object.__setattr__(self, "verify_threshold", verify)
+        if self.reject_threshold is None:
+            object.__setattr__(self, "reject_threshold", reject)
+        if self.dlib_veto_threshold is None:
+            object.__setattr__(self, "dlib_veto_threshold", DEFAULT_BANDS["dlib"][1])
+        if not 0.0 < self.yunet_score_threshold <= self.yunet_confirm_score <= 1.0:
+            raise ValueError("need 0 < yunet_score_threshold <= yunet_confirm_score <= 1")
         if not 0.0 < self.verify_threshold <= self.reject_threshold < 2.0:
-            raise ValueError("need 0 < verify_threshold <= reject_threshold < 2 (encodings are unit-length)")
+            raise ValueError("need 0 < verify_threshold <= reject_threshold < 2")
         if min(self.detect_long_side, self.decode_long_side, self.max_pixels, self.num_jitters) < 1:
             raise ValueError("sizes, max_pixels and num_jitters must be positive")
         if not 0.0 < self.significant_face_ratio <= 1.0:
             raise ValueError("significant_face_ratio must be in (0, 1]")
+
+    @property
+    def template(self) -> str:
+        """The template whose distance the bands apply to ("sface" or "dlib")."""
+        return "dlib" if self.matcher == "dlib" else "sface"
+
+    @property
+    def verify(self) -> float:
+        """The resolved verify band (never None after construction)."""
+        return float(self.verify_threshold or 0.0)
+
+    @property
+    def reject(self) -> float:
+        """The resolved reject band."""
+        return float(self.reject_threshold or 0.0)
 
     def gates(self, purpose: Purpose) -> QualityGates:
         """Return the quality gates for enrolment or check-in photos."""

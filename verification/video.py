@@ -244,7 +244,7 @@ def sample_frames(data: bytes, *, limits: VideoLimits, fps: float,
 # ------------------------------------------------------------------------------------------------- faces
 def significant_faces(faces: Sequence[FaceObservation], ratio: float) -> list[FaceObservation]:
     """Faces the detector confirmed on their own aligned chip and not much smaller than the largest such face."""
-    confirmed = [f for f in faces if f.confirm_score >= 0.0]
+    confirmed = [f for f in faces if f.confirmed]
     if not confirmed:
         return []
     largest = max(_side(f.box) for f in confirmed)

@@ -20,8 +20,16 @@ from verification.evaluation import (
 from verification.settings import EngineSettings
 
 
-def _settings(overrides: tuple[str, ...]) -> EngineSettings:
-    values: dict[str, str] = {}
+# --engine: the deciding template and the detector it runs behind. "dlib" is the previous engine (HOG + ResNet).
+ENGINE_PRESETS: dict[str, dict[str, str]] = {
+    "sface": {"matcher": "sface", "detector": "yunet"},
+    "sface+dlib": {"matcher": "sface+dlib", "detector": "yunet"},
+    "dlib": {"matcher": "dlib", "detector": "hog"},
+}
+
+
+def _settings(overrides: tuple[str, ...], preset: str = "sface") -> EngineSettings:
+    values: dict[str, str] = dict(ENGINE_PRESETS[preset])
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -37,6 +45,8 @@ def _settings(overrides: tuple[str, ...]) -> EngineSettings:
 @click.argument(
     "directories", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
+@click.option("--engine", "preset", type=click.Choice(sorted(ENGINE_PRESETS)), default="sface", show_default=True,
+              help="sface: YuNet + SFace; dlib: the previous HOG + dlib engine; sface+dlib: dlib vetoes SFace.")
 @click.option("--refs", default=5, show_default=True, help="Reference photos enrolled per identity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--distances", is_flag=True, help="Include every genuine and impostor distance in the JSON.")
@@ -47,6 +57,7 @@ def _settings(overrides: tuple[str, ...]) -> EngineSettings:
 )
 def eval_faces(
     directories: tuple[Path, ...],
+    preset: str,
     refs: int,
     as_json: bool,
     distances: bool,
@@ -55,7 +66,7 @@ def eval_faces(
     sweep: str | None,
 ) -> None:
     """Measure TAR at fixed FAR, FTE, FTA and time per photo on folders of identity folders."""
-    engine = FaceEngine(_settings(overrides))
+    engine = FaceEngine(_settings(overrides, preset))
     if sweep:
         total = sum(len(i.probes) for d in directories for i in load_identities(d, refs)[:limit])
         with click.progressbar(length=total, label=f"sweep {sweep}", file=sys.stderr) as bar:
