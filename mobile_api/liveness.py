@@ -15,7 +15,7 @@ from supervision.errors import RuleViolation
 from verification.video import VideoLimits
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import app_config, commit, db_session, face_engine, now
+from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.idempotency import idempotent
 from web.schemas import StrictSchema
 
@@ -71,4 +71,4 @@ def checkin_liveness(*, person: Person, form: dict[str, Any], files: dict[str, A
         session=session, engine=face_engine(), person=person, challenge=challenge,
         video_data=clip.read() if clip is not None else None,
         frames=[part.read() for part in files.get("frames") or []], mirrored=bool(form.get("mirrored")),
-        limits=limits, max_frames=app_config("LIVENESS_MAX_FRAMES"))
+        limits=limits, max_frames=app_config("LIVENESS_MAX_FRAMES"), now=now(), blobs=blobs())

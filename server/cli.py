@@ -118,11 +118,11 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
         def load(self):  # type: ignore[no-untyped-def]
             from server import create_app
-            from verification.engine import get_engine
+            from verification.engine import get_engine, warm_up
 
             app = create_app()
-            # Load the face models (~130 MB) while the worker boots, not on its first check-in.
-            get_engine(app.config["CHECKIN"]["FACE_ENGINE"])
+            # Load (and checksum) the face models while the worker boots, not on its first check-in.
+            warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
             return app
 
     _Gunicorn().run()
@@ -179,6 +179,64 @@ def worker(burst: bool) -> None:
     if not config["QUEUE_URL"]:
         raise click.ClickException("CHECKIN_QUEUE_URL is not set: without a queue, jobs run inside the web process")
     run_worker(config, burst=burst)
+
+
+@main.command("reencode")
+@click.option("--engine", "template", type=click.Choice(["current", "sface", "dlib"]), default="current",
+              show_default=True, help="Which templates to add: those the configured engine uses, or one embedder's")
+@click.option("--force", is_flag=True, help="Recompute templates that already exist")
+@click.option("--batch", default=50, show_default=True, help="References per committed batch (resumable)")
+def reencode(template: str, force: bool, batch: int) -> None:
+    """Template every active reference photo for the engine (idempotent: references that have them are skipped)."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.models import ReferenceFace
+    from supervision import faces
+    from supervision.actors import SYSTEM
+    from supervision.audit import AuditAction, record_event
+    from supervision.clock import Clock
+    from verification.embedders import DLIB, SFACE
+    from verification.engine import get_engine
+
+    config = _config()
+    engine = get_engine(config["FACE_ENGINE"])
+    keys = {"current": engine.template_keys, "sface": (SFACE,), "dlib": (DLIB,)}[template]
+    if any(key not in engine.embedders for key in keys):
+        # An embedder the configured matcher does not use: a one-off engine that computes it.
+        from verification.engine import FaceEngine
+        from verification.settings import EngineSettings
+
+        matcher = "sface+dlib"
+        engine = FaceEngine(EngineSettings.from_mapping({"matcher": matcher}), engine.models)
+    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    db = _database(config)
+    with db.transaction() as session:
+        ids = list(session.scalars(select(ReferenceFace.id).where(ReferenceFace.deleted_at.is_(None))
+                                   .order_by(ReferenceFace.id)))
+    counts: Counter[str] = Counter()
+    unusable: list[int] = []
+    with click.progressbar(length=len(ids), label=f"re-encoding {len(ids)} references", file=sys.stderr) as bar:
+        for start in range(0, len(ids), batch):
+            # One transaction per batch: an interrupted run keeps what it finished and the next run skips it.
+            with db.transaction() as session:
+                for reference in session.scalars(select(ReferenceFace).where(
+                        ReferenceFace.id.in_(ids[start:start + batch])).order_by(ReferenceFace.id)):
+                    outcome = faces.reencode_reference(session=session, blobs=blobs, engine=engine,
+                                                       reference=reference, keys=keys, force=force,
+                                                       now=Clock().now())
+                    counts[outcome] += 1
+                    if outcome == "unusable":
+                        unusable.append(reference.id)
+                    bar.update(1)
+    with db.transaction() as session:
+        record_event(session=session, actor=SYSTEM, action=AuditAction.FACES_REENCODED, at=Clock().now(),
+                     target_type="reference_face", details={"templates": list(keys), "force": force,
+                                                            "counts": dict(counts), "unusable": unusable[:200]})
+    click.echo(f"templates {', '.join(keys)}: encoded={counts['encoded']} present={counts['present']} "
+               f"unusable={counts['unusable']}" + (f" (reference ids {unusable[:20]})" if unusable else ""))
 
 
 @main.command("demo")

@@ -71,6 +71,7 @@ class Reason(StrEnum):
     LIVENESS_FAILED = "liveness_failed"
     NO_REFERENCES = "no_references"
     TOO_FEW_REFERENCES = "too_few_references"
+    REFERENCES_NOT_ENCODED = "references_not_encoded"
     TASK_LATE = "task_late"
 
 

@@ -21,6 +21,7 @@ class AuditAction:
     FACE_ENROL_REFUSED = "face.enrol_refused"
     FACE_DELETED = "face.deleted"
     FACE_PHOTO_VIEWED = "face.photo_viewed"
+    FACES_REENCODED = "face.reencoded"
     CHECKIN_VIEWED = "checkin.viewed"
     CHECKIN_PHOTO_VIEWED = "checkin.photo_viewed"
     CHECKIN_REVIEWED = "checkin.reviewed"

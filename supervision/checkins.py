@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import CheckinKind, CheckinStatus, LeaveStatus, Reason, ReviewDecision, TaskKind, TaskStatus
-from storage.models import Checkin, LeaveRequest, Person, ReferenceFace, Task
+from storage.models import Checkin, LeaveRequest, Person, Task
 from supervision import alerts
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.faces import IMAGE_ERROR_STATUS, active_references, encoding_from_bytes, unusable
+from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_set, unusable
 from supervision.geo import Area, locate
 from supervision.passive import passive_flags
 from supervision.scope import office_condition
@@ -102,9 +102,9 @@ def _open_task(session: Session, person: Person, task_id: int) -> Task:
     return task
 
 
-def _best_match(engine: FaceEngine, encodings: list[Any], refs: list[ReferenceFace]) -> MatchResult:
-    ref_encodings = [encoding_from_bytes(ref.encoding) for ref in refs]
-    results = [engine.match(encoding, ref_encodings) for encoding in encodings]
+def _best_match(engine: FaceEngine, faces: list[Any], refs: ReferenceSet) -> MatchResult:
+    # Every significant face in the photo is compared; the one closest to the person decides.
+    results = [engine.decide(face.templates, refs.templates) for face in faces]
     return min(results, key=lambda r: float("inf") if r.distance is None else r.distance)
 
 
@@ -179,14 +179,20 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
                                                          exif=analysis.exif, captured_at=captured_at)]
         checkin.exif = analysis.exif or None
         checkin.engine_version = engine.version
-        refs = active_references(session, person.id)
-        result = _best_match(engine, [face.encoding for face in analysis.faces], refs)
+        refs = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=person.id, now=now)
+        result = _best_match(engine, analysis.faces, refs)
         checkin.match = result.as_dict()
+        if refs.unusable or refs.encoded_now:
+            checkin.match["references"] = {"active": refs.active, "used": len(refs.references),
+                                           "encoded_now": refs.encoded_now, "unusable": refs.unusable}
         if result.best_index is not None:
-            checkin.best_reference_id = refs[result.best_index].id
-        if not refs:
+            checkin.best_reference_id = refs.references[result.best_index].id
+        if not refs.active:
             reasons.append(Reason.NO_REFERENCES)
-        elif len(refs) < policy.min_references and result.band == "verified":
+        elif not refs.references:
+            # References exist, but none carries this engine's template and none could be templated from its photo.
+            reasons.append(Reason.REFERENCES_NOT_ENCODED)
+        elif len(refs.references) < policy.min_references and result.band == "verified":
             reasons.append(Reason.TOO_FEW_REFERENCES)
         elif result.band == "rejected":
             reasons.append(Reason.FACE_MISMATCH)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobError, BlobStore
 from storage.db import on_rollback
-from storage.models import Person, ReferenceFace
+from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
@@ -43,14 +45,116 @@ def active_references(session: Session, person_id: int) -> list[ReferenceFace]:
     return list(session.scalars(stmt.order_by(ReferenceFace.id)))
 
 
+@dataclass
+class ReferenceSet:
+    """A person's active references that carry every template the engine decides on, and those templates."""
+
+    references: list[ReferenceFace]
+    templates: dict[str, list[np.ndarray]]  # embedder key -> one template per reference, in the same order
+    active: int  # active references, usable or not
+    encoded_now: list[int] = field(default_factory=list)  # references templated on the fly by this call
+    unusable: list[int] = field(default_factory=list)  # references whose photo could not be templated
+
+    def of(self, key: str) -> list[np.ndarray]:
+        """The templates of one embedder."""
+        return self.templates.get(key, [])
+
+
+def stored_templates(session: Session, reference_ids: Iterable[int]) -> dict[int, dict[str, np.ndarray]]:
+    """Every stored template of these references, by reference id and embedder key."""
+    ids = list(reference_ids)
+    found: dict[int, dict[str, np.ndarray]] = {i: {} for i in ids}
+    if not ids:
+        return found
+    for row in session.scalars(select(ReferenceTemplate).where(ReferenceTemplate.reference_id.in_(ids))):
+        found[row.reference_id][row.template] = encoding_from_bytes(row.vector)
+    return found
+
+
+def add_templates(*, session: Session, reference: ReferenceFace, templates: Mapping[str, np.ndarray],
+                  engine_version: str, now: datetime) -> None:
+    """Store a reference's templates (one row per embedder key)."""
+    complete = getattr(templates, "complete", None)  # an analysis' TemplateSet computes its pending templates
+    for key, vector in (complete() if complete else templates).items():
+        session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=encoding_to_bytes(vector),
+                                      engine_version=engine_version, created_at=now))
+    session.flush()
+
+
+def encode_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, reference: ReferenceFace,
+                     missing: Iterable[str], now: datetime) -> dict[str, np.ndarray] | None:
+    """Template a stored reference photo again for the missing embedders; None when the photo cannot be used.
+
+    The photo passed the enrolment gates (or an officer forced it) when it was enrolled, so it is analysed with the
+    check-in gates here: a gate that changed with the engine must not silently drop a reference.
+    """
+    try:
+        analysis = engine.analyze(blobs.get(reference.blob_key), purpose="checkin")
+    except (ImageError, QualityError, BlobError):
+        return None
+    every = analysis.templates.complete()
+    wanted = {key: every[key] for key in missing if key in every}
+    add_templates(session=session, reference=reference, templates=wanted, engine_version=engine.version, now=now)
+    return wanted
+
+
+def reencode_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, reference: ReferenceFace,
+                       keys: Iterable[str], force: bool, now: datetime) -> str:
+    """Give one reference the templates `keys` from its photo: "encoded", "present" (nothing to do) or "unusable"."""
+    wanted = list(keys)
+    have = stored_templates(session, [reference.id])[reference.id]
+    if force:
+        for row in session.scalars(select(ReferenceTemplate).where(ReferenceTemplate.reference_id == reference.id,
+                                                                   ReferenceTemplate.template.in_(wanted))):
+            session.delete(row)
+        session.flush()
+        have = {}
+    missing = [key for key in wanted if key not in have]
+    if not missing:
+        return "present"
+    added = encode_reference(session=session, blobs=blobs, engine=engine, reference=reference, missing=missing,
+                             now=now)
+    return "encoded" if added is not None and all(key in added for key in missing) else "unusable"
+
+
+def load_reference_set(*, session: Session, blobs: BlobStore | None, engine: FaceEngine, person_id: int,
+                       now: datetime) -> ReferenceSet:
+    """The person's references with the engine's templates; missing ones are computed from the photo and stored.
+
+    Without a blob store (or when a photo cannot be used) a reference lacking a template is left out, never matched
+    with a template of another engine.
+    """
+    references = active_references(session, person_id)
+    stored = stored_templates(session, (r.id for r in references))
+    keys = engine.template_keys
+    usable: list[ReferenceFace] = []
+    templates: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+    result = ReferenceSet(usable, templates, len(references))
+    for reference in references:
+        have = stored[reference.id]
+        missing = [key for key in keys if key not in have]
+        if missing:
+            added = None if blobs is None else encode_reference(session=session, blobs=blobs, engine=engine,
+                                                                reference=reference, missing=missing, now=now)
+            if added is None or any(key not in added for key in missing):
+                result.unusable.append(reference.id)
+                continue
+            have = {**have, **added}
+            result.encoded_now.append(reference.id)
+        usable.append(reference)
+        for key in keys:
+            templates[key].append(have[key])
+    return result
+
+
 def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, actor: Actor, person: Person,
                     photo: bytes, force: bool, note: str | None, now: datetime,
                     max_references: int) -> tuple[ReferenceFace, FaceAnalysis]:
     """Enrol one reference photo; refuse poor photos and, unless forced with a note, faces unlike the others."""
     if force and not (note and note.strip()):
         raise ValidationFailed({"note": ["A note is required to force an enrolment."]})
-    existing = active_references(session, person.id)
-    if len(existing) >= max_references:
+    existing = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=person.id, now=now)
+    if existing.active >= max_references:
         raise Conflict(f"A person can have at most {max_references} reference photos; delete one first.",
                        code="too_many_references")
     try:
@@ -59,8 +163,8 @@ def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, a
         raise unusable(exc) from exc
 
     consistency = None
-    if existing:
-        result = engine.match(analysis.encoding, [encoding_from_bytes(ref.encoding) for ref in existing])
+    if existing.references:
+        result = engine.match(analysis.encoding, existing.of(engine.primary_key))
         consistency = result.as_dict()
         # The officer is with the person at intake, so this guards against clerical mistakes (another
         # person's photo), not attacks: only a clearly different face (the rejected band) is refused.
@@ -83,7 +187,7 @@ def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, a
         content_type=stored.content_type,
         size=stored.size,
         sha256=stored.sha256,
-        encoding=encoding_to_bytes(analysis.encoding),
+        encoding=None,
         quality=quality,
         engine_version=engine.version,
         forced=force,
@@ -93,6 +197,8 @@ def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, a
     )
     session.add(reference)
     session.flush()
+    add_templates(session=session, reference=reference, templates=analysis.templates, engine_version=engine.version,
+                  now=now)
     record_event(session=session, actor=actor, action=AuditAction.FACE_ENROLLED, at=now, person_id=person.id,
                  office_id=person.office_id, target_type="reference_face", target_id=reference.id,
                  details={"forced": force, "note": note, "sha256": stored.sha256})

@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from storage.blobs import BlobStore
 from storage.models import LivenessChallenge, Person
 from supervision.errors import AppError, Conflict, NotFound, RuleViolation, ValidationFailed
-from supervision.faces import active_references, encoding_from_bytes, unusable
+from supervision.faces import load_reference_set, unusable
 from verification import liveness, video
 from verification.decode import decode_image
 from verification.engine import FaceEngine
@@ -105,7 +106,7 @@ def _decode_frames(engine: FaceEngine, frames: Sequence[bytes]) -> list[Any]:
 
 def evaluate_liveness(*, session: Session, engine: FaceEngine, person: Person, challenge: LivenessChallenge,
                       video_data: bytes | None, frames: Sequence[bytes], mirrored: bool,
-                      limits: video.VideoLimits, max_frames: int,
+                      limits: video.VideoLimits, max_frames: int, now: datetime, blobs: BlobStore | None = None,
                       thresholds: liveness.LivenessThresholds | None = None) -> dict[str, Any]:
     """Judge a clip (or still frames about 0.1 s apart) recorded for the challenge; the result to store."""
     if video_data is None and not frames:
@@ -121,7 +122,8 @@ def evaluate_liveness(*, session: Session, engine: FaceEngine, person: Person, c
             measures = video.liveness_measures_from_images(_decode_frames(engine, frames), engine=engine)
     except video.VideoError as exc:
         raise unusable_video(exc) from exc
-    references = [encoding_from_bytes(ref.encoding) for ref in active_references(session, person.id)]
+    refs = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=person.id, now=now)
+    references = refs.of(engine.primary_key)  # frames carry the deciding template (SFace by default)
     result = liveness.check_actions(measures, challenge.actions, references=references, mirrored=mirrored,
                                     thresholds=thresholds, verify_threshold=engine.settings.verify_threshold,
                                     reject_threshold=engine.settings.reject_threshold)

@@ -21,7 +21,7 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.clock import Clock
 from supervision.errors import Conflict, NotFound, ValidationFailed
-from supervision.faces import active_references, encoding_from_bytes
+from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
 from supervision.scope import office_condition
 from verification import video
@@ -100,7 +100,8 @@ def process_clip(*, session: Session, blobs: BlobStore, engine: FaceEngine, task
     if task.status != TaskStatus.PROCESSING or not task.clip_blob_key:
         return task  # nothing to do: not uploaded yet, or already processed
     data = blobs.get(task.clip_blob_key)
-    references = [encoding_from_bytes(ref.encoding) for ref in active_references(session, task.person_id)]
+    refs = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=task.person_id, now=now)
+    references = refs.of(engine.primary_key)  # the frames carry the deciding template (SFace by default)
     previous = dict(task.result or {})
     try:
         inspection = video.inspect_clip(data, engine=engine, references=references,

@@ -7,9 +7,10 @@ the fused rule asks for its second opinion or liveness needs its 68 landmarks.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,37 @@ _LANDMARK_GROUPS: dict[str, list[int]] = {
 }
 
 
+class TemplateSet(dict[str, np.ndarray]):
+    """A face's templates by embedder key; a template not computed yet is computed on first access.
+
+    The deciding template is computed with the analysis; the second opinion only when the rule asks for it, so a
+    check-in pays for dlib only where the fused rule can change the outcome.
+    """
+
+    def __init__(self, computed: Mapping[str, np.ndarray], pending: Mapping[str, Callable[[], np.ndarray]]) -> None:
+        super().__init__(computed)
+        self._pending = dict(pending)
+
+    def __missing__(self, key: str) -> np.ndarray:
+        compute = self._pending.pop(key, None)
+        if compute is None:
+            raise KeyError(key)
+        value = compute()
+        self[key] = value
+        return value
+
+    def complete(self) -> dict[str, np.ndarray]:
+        """Every template, computing the pending ones (and releasing the image they keep)."""
+        for key in list(self._pending):
+            self[key]  # noqa: B018  (__missing__ computes it)
+        return dict(self)
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Keys not computed yet."""
+        return tuple(self._pending)
+
+
 @dataclass
 class FaceObservation:
     """One face: box and landmarks in full-resolution upright coordinates, and its templates."""
@@ -53,7 +85,7 @@ class FaceObservation:
     # How far the detector's score lies above its confirmation level (>= 0: a confident, real face; a face-like
     # texture such as a mission patch stays below).
     confirm_score: float = 0.0
-    templates: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    templates: TemplateSet = field(default_factory=lambda: TemplateSet({}, {}), repr=False)
     points5: list[tuple[float, float]] | None = None
 
     @property
@@ -81,8 +113,8 @@ class FaceAnalysis:
         return self.faces[0].encoding
 
     @property
-    def templates(self) -> dict[str, np.ndarray]:
-        """Every template of the primary face, by embedder key."""
+    def templates(self) -> TemplateSet:
+        """The templates of the primary face, by embedder key (the second opinion computed on first access)."""
         return self.faces[0].templates
 
 
@@ -193,7 +225,7 @@ class FaceEngine:
                 )
             flags.append("multiple_faces")
         self._gate(gates, quality)
-        observations = [self._observe(work, face, full_scale, landmarks=False) for face in faces]
+        observations = [self._observe(work, face, full_scale, landmarks=False, lazy=True) for face in faces]
         timings["encode"] = round((time.perf_counter() - t1) * 1000.0, 2)
         if q.touches_border(observations[0].box, decoded.width, decoded.height):
             flags.append("face_cut_off")
@@ -224,14 +256,22 @@ class FaceEngine:
                 faces.append(other)
         return faces, sorted(set(flags), key=flags.index)
 
-    def _observe(self, image: np.ndarray, face: Detection, scale: float, *, landmarks: bool) -> FaceObservation:
-        templates = {key: embedder.embed(image, face) for key, embedder in self.embedders.items()}
+    def _observe(self, image: np.ndarray, face: Detection, scale: float, *, landmarks: bool,
+                 lazy: bool = False) -> FaceObservation:
+        computed: dict[str, np.ndarray] = {}
+        pending: dict[str, Callable[[], np.ndarray]] = {}
+        for key, embedder in self.embedders.items():
+            if lazy and key != self.primary_key:
+                pending[key] = functools.partial(embedder.embed, image, face)
+            else:
+                computed[key] = embedder.embed(image, face)
+        templates = TemplateSet(computed, pending)
         points68 = None
         if landmarks:
             points68 = self.dlib_embedder.points68(image, face)
         return FaceObservation(
             box=_full_box(face, scale),
-            encoding=templates[self.primary_key],
+            encoding=computed[self.primary_key],
             landmarks=_landmark_dict(points68, scale) if points68 is not None else None,
             detector_score=round(face.score, 3),
             confirm_score=round(face.score - self.settings.yunet_confirm_score, 3)
@@ -291,15 +331,25 @@ class FaceEngine:
         return result
 
     def decide(self, probe: Mapping[str, np.ndarray], references: Mapping[str, Sequence[np.ndarray]]) -> MatchResult:
-        """Match every template the engine uses and apply its rule; the fused rule lets dlib veto a verify."""
+        """Match the deciding template and apply the engine's rule.
+
+        The fused rule asks dlib for a second opinion on an SFace "verified" whose distance lies above
+        `dlib_consult_above` (where the dev sets' closest impostors and look-alike relatives lie); a dlib distance
+        beyond its veto level sends the check-in to review. dlib never turns a review or a reject into a verify.
+        """
         result = self.match(probe[self.primary_key], references.get(self.primary_key, ()))
-        if self.settings.matcher != "sface+dlib":
+        if self.settings.matcher != "sface+dlib" or result.band != "verified":
+            return result
+        if result.distance is not None and result.distance <= self.settings.dlib_consult_above:
+            result.second_opinion = {"template": DLIB, "consulted": False,
+                                     "consult_above": self.settings.dlib_consult_above}
             return result
         veto_at = float(self.settings.dlib_veto_threshold or 0.0)
         second = match_encodings(probe[DLIB], references.get(DLIB, ()), verify_threshold=veto_at,
                                  reject_threshold=veto_at)
-        result.second_opinion = {"template": DLIB, "distance": second.distance, "veto_threshold": veto_at}
-        if result.band == "verified" and (second.distance is None or second.distance > veto_at):
+        result.second_opinion = {"template": DLIB, "consulted": True, "distance": second.distance,
+                                 "veto_threshold": veto_at, "consult_above": self.settings.dlib_consult_above}
+        if second.distance is None or second.distance > veto_at:
             result.band = "needs_review"
             result.second_opinion["vetoed"] = True
         return result

@@ -195,7 +195,7 @@ class EncodingCache:
         error: str | None = None
         try:
             analysis = self.engine.analyze(data, purpose="enrol" if purpose == "enrol" else "checkin")
-            templates = analysis.templates
+            templates = analysis.templates.complete()
         except (ImageError, QualityError) as exc:
             error = exc.code
         ms = (time.perf_counter() - started) * 1000.0
@@ -321,9 +321,10 @@ def score_identities(
     fused_rates = None
     if fused:
         veto = float(settings.dlib_veto_threshold or 0.0)
+        scores = [_fused_score(p, settings.verify, veto, settings.dlib_consult_above) for p in pairs]
         fused_rates = rates_at(
-            np.asarray([_fused_score(p, settings.verify, veto) for p in pairs if p.owner == p.claimed]),
-            np.asarray([_fused_score(p, settings.verify, veto) for p in pairs if p.owner != p.claimed]),
+            np.asarray([x for x, p in zip(scores, pairs, strict=True) if p.owner == p.claimed]),
+            np.asarray([x for x, p in zip(scores, pairs, strict=True) if p.owner != p.claimed]),
             settings.verify, settings.reject,
         )
     return SetReport(
@@ -352,10 +353,10 @@ def _min_distance(probe: dict[str, np.ndarray], references: list[dict[str, np.nd
     return float(face_distances(probe[key], [r[key] for r in references]).min())
 
 
-def _fused_score(pair: _Pair, verify: float, veto: float) -> float:
+def _fused_score(pair: _Pair, verify: float, veto: float, consult_above: float) -> float:
     # Under the fused rule a vetoed pair can no longer verify: push it just past the verify band (it goes to
     # review), so rates_at counts the rule's outcome with the same code as a single template's.
-    if pair.distance <= verify and pair.second is not None and pair.second > veto:
+    if consult_above < pair.distance <= verify and pair.second is not None and pair.second > veto:
         return float(np.nextafter(verify, np.inf))
     return pair.distance
 
@@ -371,8 +372,10 @@ def _lookalikes(pairs: list[_Pair], identities: Sequence[Identity], settings: En
         owner, claimed = names[pair.owner], names[pair.claimed]
         if not any(owner in family and claimed in family for family in LOOKALIKE_FAMILIES):
             continue
-        band = band_for(_fused_score(pair, settings.verify, veto) if pair.second is not None else pair.distance,
-                        settings.verify, settings.reject)
+        score = pair.distance
+        if pair.second is not None:
+            score = _fused_score(pair, settings.verify, veto, settings.dlib_consult_above)
+        band = band_for(score, settings.verify, settings.reject)
         rows.append({"probe_of": owner, "claimed": claimed, "distance": round(pair.distance, 4),
                      "second_distance": None if pair.second is None else round(pair.second, 4), "band": band})
     return rows

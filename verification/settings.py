@@ -52,13 +52,13 @@ class EngineSettings:
     reject_threshold: float | None = None
     # Fused rule only: a dlib distance above this vetoes an SFace "verified" (None: dlib's own reject band).
     dlib_veto_threshold: float | None = None
+    # Fused rule only: dlib is consulted for SFace distances above this (the closest impostor on the dev sets lies
+    # at 0.96, every look-alike relative above 0.99); a clearer SFace verify stands on its own.
+    dlib_consult_above: float = 0.90
     # YuNet: candidates above the first score are kept; a face counts as confirmed (may decide, may count as a
     # second person) from the second (docs/faces.md, "Detector").
     yunet_score_threshold: float = 0.5
     yunet_confirm_score: float = 0.8
-    # The CNN detector is ~50x slower than HOG on a CPU; it is only a fallback, never the default.
-    cnn_fallback: bool = False
-    cnn_max_pixels: int = 640 * 640
     # A second face narrower than this fraction of the main face is a bystander in the background.
     significant_face_ratio: float = 0.5
     # Gates (docs/faces.md, "Quality gates"): each value is where degrading real photos measurably hurts

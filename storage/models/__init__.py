@@ -6,7 +6,7 @@ from storage.models.auth import AuthSession, IdempotencyRecord
 from storage.models.checkin import Checkin
 from storage.models.leave import LeaveRequest
 from storage.models.org import Account, Office
-from storage.models.person import Device, Person, ReferenceFace
+from storage.models.person import Device, Person, ReferenceFace, ReferenceTemplate
 from storage.models.task import LivenessChallenge, Task
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Office",
     "Person",
     "ReferenceFace",
+    "ReferenceTemplate",
     "Sanction",
     "Task",
 ]

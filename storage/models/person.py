@@ -62,7 +62,9 @@ class ReferenceFace(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
-    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    # The dlib encoding of references enrolled before templates were kept per engine (migration 0002 copied it into
+    # reference_template); new references leave it empty.
+    encoding: Mapped[bytes | None] = mapped_column(LargeBinary)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     engine_version: Mapped[str] = mapped_column(String(64))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -71,3 +73,17 @@ class ReferenceFace(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+
+
+class ReferenceTemplate(Base):
+    """One reference's template for one embedder (SFace, dlib, ...), so references survive an engine change."""
+
+    __tablename__ = "reference_template"
+    __table_args__ = (UniqueConstraint("reference_id", "template"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference_id: Mapped[int] = mapped_column(ForeignKey("reference_face.id"), index=True)
+    template: Mapped[str] = mapped_column(String(64))  # embedder key, e.g. "sface-2021dec-int8bq"
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float64
+    engine_version: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -13,7 +13,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from storage.models import ReferenceFace
-from supervision.faces import encoding_to_bytes
+from supervision.faces import add_templates
 from verification.engine import FaceEngine, get_engine
 
 HOME = {"latitude": "31.2304", "longitude": "121.4737", "accuracy_m": "20"}
@@ -45,12 +45,16 @@ def photo_path(media_dir: Path, identity: str, n: int) -> Path:
     return media_dir / "people" / identity / f"{n}.jpg"
 
 
-def add_references(session: Any, person: Any, officer: Any, encodings: list[np.ndarray]) -> list[ReferenceFace]:
-    """Reference rows for person with the given encodings (the enrolment path has its own tests)."""
+def add_references(session: Any, person: Any, officer: Any,
+                   templates: list[dict[str, np.ndarray]]) -> list[ReferenceFace]:
+    """Reference rows for person with the given templates (the enrolment path has its own tests)."""
     refs = [ReferenceFace(person_id=person.id, blob_key=f"test{i:08d}", content_type="image/jpeg", size=0,
-                          sha256="0" * 64, encoding=encoding_to_bytes(e), quality={}, engine_version="test",
-                          created_by_id=officer.id) for i, e in enumerate(encodings)]
+                          sha256="0" * 64, quality={}, engine_version="test", created_by_id=officer.id)
+            for i in range(len(templates))]
     session.add_all(refs)
+    session.flush()
+    for ref, found in zip(refs, templates, strict=True):
+        add_templates(session=session, reference=ref, templates=found, engine_version="test", now=ref.created_at)
     session.commit()
     return refs
 
@@ -58,7 +62,7 @@ def add_references(session: Any, person: Any, officer: Any, encodings: list[np.n
 @pytest.fixture
 def enrolled(db_session: Any, person: Any, officer: Any, engine: FaceEngine, media_dir: Path) -> Any:
     """The person, enrolled with three photos of PERSON_IDENTITY (1-3); photo 1 is also their selfie."""
-    encodings = [engine.analyze(photo_path(media_dir, PERSON_IDENTITY, n).read_bytes(), purpose="checkin").encoding
+    encodings = [engine.analyze(photo_path(media_dir, PERSON_IDENTITY, n).read_bytes(), purpose="checkin").templates
                  for n in (1, 2, 3)]
     add_references(db_session, person, officer, encodings)
     return person

@@ -123,12 +123,15 @@ def test_same_identity_matches(faces_dir: Path, analyze_file: AnalyzeFn, engine:
 def test_different_identities_are_never_verified(
     set_name: str, first: str, second: str, faces_dir: Path, analyze_file: AnalyzeFn, engine: FaceEngine
 ) -> None:
-    a = _encodings(analyze_file, _photos(faces_dir / set_name / first), "checkin")
-    b = _encodings(analyze_file, _photos(faces_dir / set_name / second), "checkin")
-    # Each side enrolled with up to five photos, every photo of the other side probed against them.
-    for refs, probes in ((a[:5], b), (b[:5], a)):
-        bands = [engine.match(p, refs) for p in probes]
-        assert not any(r.band == "verified" for r in bands), [round(r.distance or 0, 3) for r in bands]
+    a = [analyze_file(p, "checkin").templates for p in _photos(faces_dir / set_name / first)]
+    b = [analyze_file(p, "checkin").templates for p in _photos(faces_dir / set_name / second)]
+    # Each side enrolled with three and with five photos, every photo of the other side probed against them, decided
+    # by the engine's whole rule (SFace with dlib's veto: SFace alone verifies one George W. Bush photo as Jeb).
+    for count in (3, 5):
+        for refs, probes in ((a[:count], b), (b[:count], a)):
+            gallery = {key: [r[key] for r in refs] for key in engine.template_keys}
+            bands = [engine.decide(p, gallery) for p in probes]
+            assert not any(r.band == "verified" for r in bands), [round(r.distance or 0, 3) for r in bands]
 
 
 def test_settings_validate_and_convert_strings() -> None:
@@ -138,14 +141,48 @@ def test_settings_validate_and_convert_strings() -> None:
         {
             "verify_threshold": "0.35",
             "num_jitters": "2",
-            "cnn_fallback": "true",
+            "matcher": "dlib",
             "enrol_max_yaw_degrees": "none",
         }
     )
-    assert (settings.verify_threshold, settings.num_jitters, settings.cnn_fallback) == (0.35, 2, True)
+    assert (settings.verify_threshold, settings.num_jitters, settings.matcher) == (0.35, 2, "dlib")
+    assert settings.reject_threshold == 0.52  # dlib's own calibrated reject band fills the unset one
     assert settings.enrol_max_yaw_degrees is None
     assert settings.gates("enrol").min_face_px > settings.gates("checkin").min_face_px
     with pytest.raises(ValueError):
         EngineSettings(verify_threshold=0.6, reject_threshold=0.5)
     with pytest.raises(ValueError):
         EngineSettings(detect_long_side=0)
+    with pytest.raises(ValueError):
+        EngineSettings(matcher="arcface")
+
+
+def test_fused_rule_lets_dlib_veto_a_verify_but_never_rescue_one(engine: FaceEngine) -> None:
+    from verification.embedders import DLIB, SFACE
+
+    assert engine.settings.matcher == "sface+dlib"
+    consult = engine.settings.dlib_consult_above
+    # Unit vectors at angle a lie 2 sin(a / 2) apart: one SFace reference just inside the verify band, above the
+    # level where dlib is consulted, and one clearly inside it.
+    border = 2 * np.arcsin((consult + engine.settings.verify) / 4)
+    probe = {SFACE: _unit(0.0), DLIB: np.zeros(128)}
+    near_dlib, far_dlib = [np.full(128, 0.01)], [np.full(128, 0.06)]  # dlib distances 0.11 and 0.68
+    agreeing = engine.decide(probe, {SFACE: [_unit(border)], DLIB: near_dlib})
+    assert agreeing.band == "verified" and agreeing.second_opinion["consulted"] is True
+    vetoed = engine.decide(probe, {SFACE: [_unit(border)], DLIB: far_dlib})
+    assert vetoed.band == "needs_review" and vetoed.second_opinion["vetoed"] is True
+    assert vetoed.as_dict()["second_opinion"]["distance"] == pytest.approx(0.06 * np.sqrt(128))
+    # A clear SFace verify is not second-guessed; a probe SFace rejects stays rejected however close dlib finds it.
+    clear = engine.decide(probe, {SFACE: [_unit(0.1)], DLIB: far_dlib})
+    assert clear.band == "verified" and clear.second_opinion["consulted"] is False
+    far = engine.decide(probe, {SFACE: [_unit(np.pi)], DLIB: [np.zeros(128)]})
+    assert far.band == "rejected"
+
+
+def test_the_second_opinion_is_only_computed_when_the_rule_asks(engine: FaceEngine, faces_dir: Path) -> None:
+    from verification.embedders import DLIB
+
+    analysis = engine.analyze((faces_dir / "edge" / "exif_upright_reference.jpg").read_bytes(), purpose="checkin")
+    assert analysis.templates.pending == (DLIB,)
+    same = engine.decide(analysis.templates, {k: [analysis.templates.complete()[k]] for k in engine.template_keys})
+    assert same.band == "verified" and analysis.templates.pending == ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import cv2
@@ -34,8 +33,10 @@ EDGE_CASES: dict[str, tuple[object, object]] = {
     "dark_underexposed.jpg": ("image_too_dark", "image_too_dark"),
     "dark_very_underexposed.jpg": ("image_too_dark", "image_too_dark"),
     "multi_face_two_people.jpg": ("multiple_faces", ("ok", 2)),
-    "multi_face_obama_biden_child.jpg": ("multiple_faces", ("ok", 2)),
-    "multi_face_group_selfie.jpg": ("multiple_faces", ("ok", 4)),
+    # Obama, Biden and the child are all in the foreground; YuNet finds the child too (HOG found only the adults).
+    "multi_face_obama_biden_child.jpg": ("multiple_faces", ("ok", 3)),
+    # About 7 people: those at least half the size of the nearest face count, the rest are background faces.
+    "multi_face_group_selfie.jpg": ("multiple_faces", ("ok", 3)),
     "false_positive_astronaut.png": (("ok", 1), ("ok", 1)),
     "no_face_rocket.jpg": ("no_face", "no_face"),
     "no_face_coffee.png": ("no_face", "no_face"),
@@ -98,7 +99,17 @@ def test_astronaut_patch_is_not_a_second_face(faces_dir: Path, analyze_file: Ana
     analysis = analyze_file(faces_dir / "edge" / "false_positive_astronaut.png", "checkin")
     assert len(analysis.faces) == 1
     assert "multiple_faces" not in analysis.flags
-    # The detector does fire on the patch; it is dropped because its aligned chip is not a face.
+    assert analysis.faces[0].confirmed
+
+
+def test_hog_detector_fires_on_the_patch_and_drops_it_unconfirmed(faces_dir: Path) -> None:
+    # The previous detector, still selectable: HOG fires on the mission patch, and the patch is dropped because
+    # HOG does not find it again on its own aligned chip.
+    from verification.settings import EngineSettings
+
+    hog = FaceEngine(EngineSettings(detector="hog", matcher="dlib"))
+    analysis = hog.analyze((faces_dir / "edge" / "false_positive_astronaut.png").read_bytes(), purpose="checkin")
+    assert len(analysis.faces) == 1 and "multiple_faces" not in analysis.flags
     assert analysis.quality["faces_detected"] >= 2 and "unconfirmed_faces" in analysis.flags
 
 
@@ -146,24 +157,3 @@ def test_yaw_is_signed_and_zero_when_frontal() -> None:
     assert q.yaw_degrees(turned) == pytest.approx(30, abs=1)
     turned[30] = (25, 50)
     assert q.yaw_degrees(turned) == pytest.approx(-30, abs=1)
-
-
-def test_cnn_fallback_only_when_enabled_and_hog_finds_nothing(engine: FaceEngine, faces_dir: Path) -> None:
-    calls: list[tuple[int, int]] = []
-
-    def fake_cnn(image: np.ndarray, upsample: int) -> list[object]:
-        calls.append(image.shape[:2])
-        return []
-
-    models = dataclasses.replace(engine.models, cnn_detector=fake_cnn)
-    cat = (faces_dir / "edge" / "no_face_cat.png").read_bytes()
-    face = (faces_dir / "edge" / "heic_portrait.heic").read_bytes()
-    with pytest.raises(QualityError):
-        FaceEngine(engine.settings, models).analyze(cat, purpose="enrol")
-    assert calls == []  # off by default
-    with_cnn = FaceEngine(dataclasses.replace(engine.settings, cnn_fallback=True), models)
-    with pytest.raises(QualityError) as info:
-        with_cnn.analyze(cat, purpose="enrol")
-    assert info.value.code == "no_face" and len(calls) == 1
-    with_cnn.analyze(face, purpose="checkin")
-    assert len(calls) == 1  # HOG found the face: no CNN pass
