@@ -19,6 +19,20 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
 }
 
 
+# Each value is where degrading real photos measurably hurts matching (docs/faces.md, "Quality gates"): enrolment
+# where the genuine auto-verify rate is still >= 90% of that of undegraded photos, check-in where it falls to half,
+# unless an officer could no longer use the photo (face size). References last for years, so they must be the better.
+# Face size is YuNet's box width (HOG: its box side), blur and brightness are measured on that box.
+DEFAULT_GATES: dict[str, dict[str, float]] = {
+    "yunet": {"enrol_min_face_px": 43.0, "checkin_min_face_px": 30.0, "enrol_min_blur": 10.0, "checkin_min_blur": 5.0,
+              "enrol_min_brightness": 45.0, "enrol_max_brightness": 175.0,
+              "checkin_min_brightness": 20.0, "checkin_max_brightness": 225.0},
+    "hog": {"enrol_min_face_px": 48.0, "checkin_min_face_px": 34.0, "enrol_min_blur": 25.0, "checkin_min_blur": 10.0,
+            "enrol_min_brightness": 45.0, "enrol_max_brightness": 175.0,
+            "checkin_min_brightness": 20.0, "checkin_max_brightness": 210.0},
+}
+
+
 @dataclass(frozen=True)
 class QualityGates:
     """Limits a face must meet for one purpose; None switches a gate off."""
@@ -61,18 +75,17 @@ class EngineSettings:
     yunet_confirm_score: float = 0.8
     # A second face narrower than this fraction of the main face is a bystander in the background.
     significant_face_ratio: float = 0.5
-    # Gates (docs/faces.md, "Quality gates"): each value is where degrading real photos measurably hurts
-    # matching. Enrolment: the genuine auto-verify rate stays >= 90% of that of undegraded photos; check-in:
-    # refuse only where it falls to half or less. References last for years, so they must be the better.
-    enrol_min_face_px: float = 48.0
-    enrol_min_brightness: float = 45.0
-    enrol_max_brightness: float = 175.0
-    enrol_min_blur: float = 25.0
+    # Gates (docs/faces.md, "Quality gates"); None takes DEFAULT_GATES for the detector, whose boxes and crops
+    # the measures come from.
+    enrol_min_face_px: float | None = None
+    enrol_min_brightness: float | None = None
+    enrol_max_brightness: float | None = None
+    enrol_min_blur: float | None = None
     enrol_max_yaw_degrees: float | None = None
-    checkin_min_face_px: float = 34.0
-    checkin_min_brightness: float = 20.0
-    checkin_max_brightness: float = 210.0
-    checkin_min_blur: float = 10.0
+    checkin_min_face_px: float | None = None
+    checkin_min_brightness: float | None = None
+    checkin_max_brightness: float | None = None
+    checkin_min_blur: float | None = None
     checkin_max_yaw_degrees: float | None = None
 
     def __post_init__(self) -> None:
@@ -86,11 +99,14 @@ class EngineSettings:
             object.__setattr__(self, "verify_threshold", verify)
         if self.reject_threshold is None:
             object.__setattr__(self, "reject_threshold", reject)
+        for name, value in DEFAULT_GATES[self.detector].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
         if self.dlib_veto_threshold is None:
             object.__setattr__(self, "dlib_veto_threshold", DEFAULT_BANDS["dlib"][1])
         if not 0.0 < self.yunet_score_threshold <= self.yunet_confirm_score <= 1.0:
             raise ValueError("need 0 < yunet_score_threshold <= yunet_confirm_score <= 1")
-        if not 0.0 < self.verify_threshold <= self.reject_threshold < 2.0:
+        if not 0.0 < self.verify <= self.reject < 2.0:
             raise ValueError("need 0 < verify_threshold <= reject_threshold < 2")
         if min(self.detect_long_side, self.decode_long_side, self.max_pixels, self.num_jitters) < 1:
             raise ValueError("sizes, max_pixels and num_jitters must be positive")
@@ -114,23 +130,19 @@ class EngineSettings:
 
     def gates(self, purpose: Purpose) -> QualityGates:
         """Return the quality gates for enrolment or check-in photos."""
-        if purpose == "enrol":
-            return QualityGates(
-                min_face_px=self.enrol_min_face_px,
-                min_brightness=self.enrol_min_brightness,
-                max_brightness=self.enrol_max_brightness,
-                min_blur=self.enrol_min_blur,
-                max_yaw_degrees=self.enrol_max_yaw_degrees,
-            )
-        if purpose == "checkin":
-            return QualityGates(
-                min_face_px=self.checkin_min_face_px,
-                min_brightness=self.checkin_min_brightness,
-                max_brightness=self.checkin_max_brightness,
-                min_blur=self.checkin_min_blur,
-                max_yaw_degrees=self.checkin_max_yaw_degrees,
-            )
-        raise ValueError(f"unknown purpose {purpose!r}")
+        if purpose not in ("enrol", "checkin"):
+            raise ValueError(f"unknown purpose {purpose!r}")
+
+        def value(name: str) -> float:
+            return float(getattr(self, f"{purpose}_{name}"))
+
+        return QualityGates(
+            min_face_px=value("min_face_px"),
+            min_brightness=value("min_brightness"),
+            max_brightness=value("max_brightness"),
+            min_blur=value("min_blur"),
+            max_yaw_degrees=getattr(self, f"{purpose}_max_yaw_degrees"),
+        )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EngineSettings:

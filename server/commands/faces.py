@@ -19,7 +19,6 @@ from verification.evaluation import (
 )
 from verification.settings import EngineSettings
 
-
 # --engine: the deciding template and the detector it runs behind. "dlib" is the previous engine (HOG + ResNet).
 ENGINE_PRESETS: dict[str, dict[str, str]] = {
     "sface": {"matcher": "sface", "detector": "yunet"},
