@@ -246,7 +246,9 @@ class FaceEngine:
         if len(confirmed) < len(ordered):
             flags.append("unconfirmed_faces")
         if not confirmed:
-            return [], flags
+            # A lone face the detector is unsure of is still matched (flagged), as the matcher will reject a
+            # texture that is no face; it never counts as a second person next to a confirmed one.
+            return ordered[:1], ["unconfirmed_face"]
         minimum = self.settings.significant_face_ratio * confirmed[0].side
         faces = [confirmed[0]]
         for other in confirmed[1:]:
@@ -358,7 +360,8 @@ class FaceEngine:
         """Find and template every face in an upright RGB video frame, largest first, without quality gates."""
         frame = np.ascontiguousarray(rgb, dtype=np.uint8)
         found = sorted(self._detect(frame), key=lambda d: d.side, reverse=True)
-        return [self._observe(frame, face, 1.0, landmarks=landmarks) for face in found]
+        # Frames carry the deciding template; the second opinion (dlib) is computed only if asked for.
+        return [self._observe(frame, face, 1.0, landmarks=landmarks, lazy=True) for face in found]
 
 
 def _shrink(rgb: np.ndarray, limit: int, long_side: int) -> tuple[np.ndarray, float]:

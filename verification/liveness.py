@@ -1,6 +1,9 @@
 """Active liveness: blink, mouth and head-turn measures from 68-point landmarks, and the check that requested
 actions happen in order, by one person, across the frames of a short clip.
 
+The landmarks are dlib's 68 points (verification.video places them); the identity frames carry the engine's
+deciding template (SFace: unit vectors, compared by Euclidean distance, sqrt(2 - 2 cos)).
+
 Direction convention: ``turn_left`` means the person turns the head to their OWN left. In an un-mirrored frame
 (what the camera sensor saw, as a second person standing at the camera would see it) the nose then moves toward
 the right edge of the image. Phones often mirror front-camera recordings; the client says so with ``mirrored``,
@@ -56,10 +59,17 @@ class LivenessThresholds:
     # percentile 0.45; singing on the Hamilton clip: max 0.47) and this much above the person's resting mouth.
     mouth_open_min: float = 0.5
     mouth_open_rise: float = 0.3
-    # Frames of one person in one clip: the library's usual same-person tolerance. Measured: frames of the singer
-    # in the Hamilton clip (52-90 px faces, yaw to 48 degrees) lie at most 0.49 from their median encoding, another
-    # face in the same clip 0.63-0.72. The reference match keeps its own calibrated bands.
-    same_person_distance: float = 0.6
+    # Frames of one person in one clip (SFace templates; docs/liveness.md, "Identity across frames"). Measured on
+    # the real clips, every confirmed face at 10 samples a second, distance to the person's mean template: frontal
+    # selfie with blinks (140 frames) max 0.34; the Hamilton singer (41, 50-90 px faces, yaw to 48 degrees) max
+    # 0.79; selfie with turns, looking down and up (207) p95 0.88, max 1.16 (looking down); the woman turning all
+    # the way round (363, profiles included) p95 1.17, max 1.23 (profile); the challenge clips cut from them at
+    # most 0.59 from their mean. Other people: a frame of one against another's mean at least 1.03 (the woman's
+    # profiles against the singer; 1.12 for every other pairing), frame pairs at least 1.09 (median 1.40). 1.0
+    # (cosine 0.5, the check-in verify band) keeps everyone else apart; a person's extreme poses fall outside as
+    # outliers. dlib's 0.6 would split the selfie man's own turning challenge (9 of 20 identity frames outside).
+    # The reference match keeps the engine's calibrated bands.
+    same_person_distance: float = 1.0
     # Share of identity frames allowed outside the main person's cluster (or rejected against the references).
     max_outlier_fraction: float = 0.2
     # Fewer measured frames than this cannot show a sequence of actions.
@@ -217,6 +227,15 @@ def measure_points(points: np.ndarray, *, time_s: float, faces: int | None = Non
 
 
 # ------------------------------------------------------------------------------------------------ identity
+def _bands(verify: float | None, reject: float | None) -> tuple[float, float]:
+    """The given bands, or the default engine's for the template its frames carry."""
+    if verify is None or reject is None:
+        defaults = EngineSettings()
+        verify = defaults.verify if verify is None else verify
+        reject = defaults.reject if reject is None else reject
+    return float(verify), float(reject)
+
+
 def _clusters(encodings: list[np.ndarray], tolerance: float) -> list[int]:
     """Greedy clustering in time order: each encoding joins the nearest cluster mean within tolerance."""
     means: list[np.ndarray] = []
@@ -239,10 +258,14 @@ def _clusters(encodings: list[np.ndarray], tolerance: float) -> list[int]:
 
 def check_identity(frames: Sequence[FrameMeasures], references: Sequence[np.ndarray] = (), *,
                    thresholds: LivenessThresholds | None = None,
-                   verify_threshold: float = EngineSettings.verify_threshold,
-                   reject_threshold: float = EngineSettings.reject_threshold) -> IdentityResult:
-    """One face per frame, one person across the frames, and that person against the references."""
+                   verify_threshold: float | None = None,
+                   reject_threshold: float | None = None) -> IdentityResult:
+    """One face per frame, one person across the frames, and that person against the references.
+
+    The bands default to those of the default engine (its deciding template's calibrated bands).
+    """
     t = thresholds or LivenessThresholds()
+    verify_threshold, reject_threshold = _bands(verify_threshold, reject_threshold)
     identity = [f for f in frames if f.faces is not None and f.faces > 0 and f.encoding is not None]
     multiple = sum(1 for f in frames if f.faces is not None and f.faces > 1)
     encodings = [np.asarray(f.encoding, dtype=np.float64) for f in identity]
@@ -331,8 +354,8 @@ def _find_mouth(frames: list[FrameMeasures], start: int, rest: float,
 def check_actions(frames: Sequence[FrameMeasures], actions: Sequence[str], *,
                   references: Sequence[np.ndarray] = (), mirrored: bool = False,
                   thresholds: LivenessThresholds | None = None,
-                  verify_threshold: float = EngineSettings.verify_threshold,
-                  reject_threshold: float = EngineSettings.reject_threshold) -> LivenessResult:
+                  verify_threshold: float | None = None,
+                  reject_threshold: float | None = None) -> LivenessResult:
     """Check that the actions happen in the given order, by one person (the enrolled one, when references are given).
 
     The first failing check is reported as failed_step: "face" (too few frames with a face), "one_face",

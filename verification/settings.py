@@ -54,11 +54,9 @@ class EngineSettings:
     # Detection runs on a copy whose long side is about this many pixels (smaller images are upsampled
     # by the detector instead), so detection costs the same for a 0.3 MP and a 14 MP upload.
     detect_long_side: int = 640
-    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long;
-    # landmarks and encodings are computed on that decoded image.
+    # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long (a 12 MP photo:
+    # 1/4, 1008 px); templates are computed on that decoded image, detection on a ~640 px copy of it.
     decode_long_side: int = 640
-    # True: encode on the detection copy instead of the larger decoded image (see docs/faces.md).
-    encode_on_detect_image: bool = False
     max_pixels: int = 50_000_000
     num_jitters: int = 1
     # The matcher's bands; None takes DEFAULT_BANDS for the matcher's template (resolved at construction).

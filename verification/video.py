@@ -1,10 +1,13 @@
 """Video clips: decode with OpenCV within limits, sample frames, find faces, and summarise a remote inspection
 or measure a liveness challenge.
 
-Cost model (one core, 640x360): decoding every frame ~1-1.5 ms, a full face search + landmarks + encoding
-~110-140 ms, a search in a small crop around the last known face + landmarks ~10-20 ms. An inspection therefore
-searches whole frames about 3 times a second; a liveness clip, which needs 10 samples a second to catch a blink,
-searches whole frames every 0.4 s and follows the face in a crop in between.
+Cost model (one core, 640x360 or a 368x656 selfie; bench/video_bench.py): decoding every frame ~0.2-1.5 ms, a
+whole-frame search with YuNet (~11-16 ms) plus each face's templates (SFace and, with the fused matcher, dlib's
+ResNet: ~30 ms a face) ~45-50 ms for one face, a search with dlib's HOG in a small crop around the last known face
+plus its 68 landmarks ~5-6 ms (YuNet in the same crop: 8-16 ms, and without landmarks that hold up in deep turns,
+see searched_points). An inspection therefore searches whole frames about 3 times a second; a liveness clip, which
+needs 10 samples a second to catch a blink, searches whole frames every 0.4 s and follows the face in a crop in
+between.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from verification import liveness
 from verification.engine import FaceEngine, FaceObservation
 from verification.matching import Band, band_for, face_distances
 from verification.models import DLIB_LOCK
+from verification.quality import yaw_from_five
 
 # Frames larger than this (long side) are shrunk before analysis; the detector works on 640 px anyway.
 _ANALYSIS_LONG_SIDE = 1280
@@ -38,6 +42,11 @@ _TRACK_MARGIN = 0.6
 _DURATION_SLACK_S = 0.5
 # A clip cannot hold more frames than this per second of its allowed duration (guards against broken timestamps).
 _MAX_FPS = 240
+# The engine's 68 points are trusted in a searched frame (where HOG did not find the face) only when their yaw is
+# within this many degrees of the yaw of the detector's five points. Measured on the three real clips of
+# docs/liveness.md: within 16 degrees in all 556 confirmed frames turned less than about 40 degrees; beyond 45 in
+# 29 of 29 frames of the selfie's deep turn and 96 of 125 frames of the woman's profiles, where the points collapse.
+_MAX_YAW_DISAGREEMENT = 45.0
 
 
 class VideoErrorCode(StrEnum):
@@ -243,11 +252,11 @@ def sample_frames(data: bytes, *, limits: VideoLimits, fps: float,
 
 # ------------------------------------------------------------------------------------------------- faces
 def significant_faces(faces: Sequence[FaceObservation], ratio: float) -> list[FaceObservation]:
-    """Faces the detector confirmed on their own aligned chip and not much smaller than the largest such face."""
-    confirmed = [f for f in faces if f.confirmed]
+    """Faces the detector confirmed (engine's rule) and not much smaller than the largest such face, largest first."""
+    confirmed = sorted((f for f in faces if f.confirmed), key=lambda f: _side(f.box), reverse=True)
     if not confirmed:
         return []
-    largest = max(_side(f.box) for f in confirmed)
+    largest = _side(confirmed[0].box)
     return [f for f in confirmed if _side(f.box) >= ratio * largest]
 
 
@@ -317,6 +326,25 @@ def liveness_measures_from_images(images: Sequence[np.ndarray], *, engine: FaceE
     return _measure_sequence(frames, engine=engine, plan=plan)
 
 
+def searched_points(engine: FaceEngine, rgb: np.ndarray, face: FaceObservation) -> np.ndarray | None:
+    """The 68 points of a face found by a whole-frame search, or None when no trustworthy fit exists.
+
+    The points are placed from HOG's own box in a crop around the face, as in the frames between searches (the
+    predictor was trained on HOG boxes). When HOG does not find the face there (a near-profile), the engine's
+    points, predicted from the detector's box, are used only if their yaw agrees with the detector's five points:
+    beyond about 50 degrees of turn the prediction from a YuNet box collapses to a near-frontal shape with the
+    nose in the middle, i.e. a turn the other way (docs/liveness.md, "Landmarks").
+    """
+    tracked = track_face(engine, rgb, face.box)
+    if tracked is not None:
+        return tracked[1]
+    points = _points(face)
+    if points is None or face.points5 is None:
+        return points
+    disagreement = abs(liveness.head_yaw(points) - yaw_from_five(np.asarray(face.points5, dtype=np.float64)))
+    return points if disagreement <= _MAX_YAW_DISAGREEMENT else None
+
+
 def _measure_sequence(frames: Iterator[tuple[float, np.ndarray]], *, engine: FaceEngine,
                       plan: LivenessSampling) -> list[liveness.FrameMeasures]:
     ratio = engine.settings.significant_face_ratio
@@ -330,19 +358,19 @@ def _measure_sequence(frames: Iterator[tuple[float, np.ndarray]], *, engine: Fac
             box, points = tracked
             measures.append(liveness.measure_points(points, time_s=time_s))
             continue
-        found = engine.encode_frame(rgb)
-        if not found:
+        faces = significant_faces(engine.encode_frame(rgb), ratio)
+        if not faces:
+            # Nothing confirmed (an unconfirmed candidate is a hard pose or no face): no measures, no identity.
             box = None
             measures.append(liveness.FrameMeasures(time_s=time_s, faces=0))
             continue
-        primary = found[0]
-        points_or_none = _points(primary)
+        primary = faces[0]
         box = primary.box
-        count = len(significant_faces(found, ratio))
+        points_or_none = searched_points(engine, rgb, primary)
         if points_or_none is None:
-            measures.append(liveness.FrameMeasures(time_s=time_s, faces=count, encoding=primary.encoding))
+            measures.append(liveness.FrameMeasures(time_s=time_s, faces=len(faces), encoding=primary.encoding))
         else:
-            measures.append(liveness.measure_points(points_or_none, time_s=time_s, faces=count,
+            measures.append(liveness.measure_points(points_or_none, time_s=time_s, faces=len(faces),
                                                     encoding=primary.encoding))
     return measures
 
@@ -360,8 +388,9 @@ class InspectionSettings:
     # Verified needs the person alone in at least this many frames, and in this share of the frames with a face.
     min_matching_frames: int = 3
     min_matching_share: float = 0.5
-    # Faces of other people are grouped into identities at the library's same-person tolerance.
-    other_identity_distance: float = 0.6
+    # Faces of other people are grouped into identities at the same-person tolerance of liveness clips (SFace
+    # templates, see LivenessThresholds.same_person_distance for the measurements).
+    other_identity_distance: float = 1.0
     # Movement: frames whose landmark shape differs from the clip's typical (medoid) shape after similarity
     # alignment by at least min_shape_change (RMS, in units of the shape's size). Measured: repeated still photos,
     # also warped like a hand-held print, stay at or below 0.047; the Hamilton clip's singer frames reach 0.07-0.22
@@ -523,6 +552,8 @@ class SampledFaces:
     detected: int
     faces: list[FaceObservation]
     thumbnail: np.ndarray = field(repr=False)
+    # The main face's 68 points, placed as for liveness (searched_points); None without a trustworthy fit.
+    points: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -552,9 +583,10 @@ def analyse_clip(data: bytes, *, engine: FaceEngine, limits: VideoLimits,
     with closing(samples):
         for sample in samples:
             found = engine.encode_frame(sample.rgb)
+            faces = significant_faces(found, ratio)
             frames.append(SampledFaces(number=sample.number, time_s=sample.time_s, detected=len(found),
-                                       faces=significant_faces(found, ratio),
-                                       thumbnail=_shrink(sample.rgb, s.key_frame_long_side)))
+                                       faces=faces, thumbnail=_shrink(sample.rgb, s.key_frame_long_side),
+                                       points=searched_points(engine, sample.rgb, faces[0]) if faces else None))
     return ClipAnalysis(info=info, sample_fps=fps, frames=frames, engine_version=engine.version,
                         analyse_ms=round((time.perf_counter() - started) * 1000.0, 1))
 
@@ -567,7 +599,7 @@ def _finding(sampled: SampledFaces, refs: Sequence[np.ndarray], verify: float, r
         band = band_for(distance, verify, reject) if len(refs) else None
         if k == 0:
             finding.distance, finding.band, finding.box = distance, band, face.box
-            finding.points = _points(face)
+            finding.points = sampled.points
             finding.yaw = liveness.head_yaw(finding.points) if finding.points is not None else None
         if band == "rejected":
             finding.other_people += 1
@@ -627,5 +659,5 @@ def inspect_clip(data: bytes, *, engine: FaceEngine, references: Sequence[np.nda
                  settings: InspectionSettings | None = None) -> Inspection:
     """Summarise who is in a clip, whether they move, and keep a few key frames; raises VideoError."""
     analysis = analyse_clip(data, engine=engine, limits=limits, settings=settings)
-    return summarise(analysis, references=references, verify_threshold=engine.settings.verify_threshold,
-                     reject_threshold=engine.settings.reject_threshold, settings=settings)
+    return summarise(analysis, references=references, verify_threshold=engine.settings.verify,
+                     reject_threshold=engine.settings.reject, settings=settings)

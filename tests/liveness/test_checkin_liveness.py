@@ -40,13 +40,13 @@ def _checkin(client: Any, headers: dict[str, str], photo: bytes, captured_at: An
 
 @pytest.fixture
 def selfie(media_dir) -> bytes:
-    return photo_path(media_dir, PERSON_IDENTITY, 1).read_bytes()
+    return photo_path(media_dir, PERSON_IDENTITY, 2).read_bytes()
 
 
 @pytest.fixture(scope="module")
 def still_of_person(tmp_path_factory, media_dir) -> bytes:
     """A 'liveness video' that is the person's photo held still: it performs no action."""
-    return still_clip(tmp_path_factory.mktemp("clips") / "still.avi", photo_path(media_dir, PERSON_IDENTITY, 1),
+    return still_clip(tmp_path_factory.mktemp("clips") / "still.avi", photo_path(media_dir, PERSON_IDENTITY, 2),
                       seconds=2.0, fourcc="MJPG")
 
 
@@ -98,7 +98,7 @@ def test_a_challenge_is_used_once(client, auth, enrolled, clock, selfie, still_o
                      files={"video": upload(still_of_person, "clip.avi")})
     assert first.status_code == 201
 
-    again = _checkin(client, headers, photo_path(media_dir, PERSON_IDENTITY, 2).read_bytes(), clock.now(),
+    again = _checkin(client, headers, photo_path(media_dir, PERSON_IDENTITY, 6).read_bytes(), clock.now(),
                      challenge_id=challenge["challenge_id"], files={"video": upload(still_of_person, "clip.avi")})
 
     assert_problem(again, 409, "challenge_used")
@@ -197,7 +197,7 @@ def test_spot_check_mode_requires_liveness_only_for_spot_check_answers(app, clie
     headers = auth.person("P001")
 
     scheduled = _checkin(client, headers, selfie, clock.now())
-    answer = _checkin(client, headers, photo_path(media_dir, PERSON_IDENTITY, 2).read_bytes(), clock.now(),
+    answer = _checkin(client, headers, photo_path(media_dir, PERSON_IDENTITY, 6).read_bytes(), clock.now(),
                       task_id=str(task.id))
 
     assert scheduled.status_code == 201

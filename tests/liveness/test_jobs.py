@@ -34,7 +34,7 @@ def app_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, media_dir) -> bytes:
-    return still_clip(tmp_path_factory.mktemp("clips") / "person.mp4", photo_path(media_dir, PERSON_IDENTITY, 1),
+    return still_clip(tmp_path_factory.mktemp("clips") / "person.mp4", photo_path(media_dir, PERSON_IDENTITY, 2),
                       seconds=1.0)
 
 

@@ -37,7 +37,7 @@ def _upload(client: Any, headers: dict[str, str], task_id: int, data: bytes, nam
 
 @pytest.fixture(scope="module")
 def person_still(tmp_path_factory, media_dir) -> bytes:
-    return still_clip(tmp_path_factory.mktemp("clips") / "person.mp4", photo_path(media_dir, PERSON_IDENTITY, 1),
+    return still_clip(tmp_path_factory.mktemp("clips") / "person.mp4", photo_path(media_dir, PERSON_IDENTITY, 2),
                       seconds=2.0)
 
 
@@ -136,9 +136,13 @@ def test_the_real_clip_end_to_end_with_the_person_enrolled_from_its_frames(
     summary = body["summary"]
     assert summary["frames_sampled"] >= 27 and summary["frames_matching"] >= 6
     assert summary["movement"]["seen"]
-    assert body["band"] == "needs_review" and "other_person_seen" in summary["reasons"]
+    # YuNet also finds the pianist and audience faces HOG missed: others are on camera as often as the singer, which
+    # is the relayed-video rule's "rejected" (an officer is alerted); the singer's close-up alone verifies
+    # (tests/verification_video/test_video_clip.py).
+    assert body["band"] == "rejected" and "other_person_seen" in summary["reasons"]
+    assert summary["frames_other_person"] >= summary["frames_person_seen"]
     db_session.rollback()
-    assert db_session.scalars(select(Alert)).all() == []
+    assert [a.type for a in db_session.scalars(select(Alert))] == ["video_inspection_failed"]
 
 
 def test_the_officer_records_a_judgement_once(client, auth, enrolled, officer, person_still, db_session):

@@ -57,3 +57,53 @@ def read_frames(clip: Path, numbers: Sequence[int]) -> dict[int, np.ndarray]:
         index += 1
     capture.release()
     return found
+
+
+def cut_clip(path: Path, source: Path, segments: Sequence[tuple[float, float]], *, fps: float | None = None,
+             size: tuple[int, int] | None = None, fourcc: str = "mp4v") -> bytes:
+    """Join [start, end) second ranges of a source clip, in the given order, into a new clip; return its bytes.
+
+    Frames are taken by their time in the source and written at `fps` (default: the source's), resized to
+    `size` (width, height; default: the source's). Several sources: cut each, then `join_clips`.
+    """
+    return join_clips(path, [(source, segments)], fps=fps, size=size, fourcc=fourcc)
+
+
+def join_clips(path: Path, parts: Sequence[tuple[Path, Sequence[tuple[float, float]]]], *, fps: float | None = None,
+               size: tuple[int, int] | None = None, fourcc: str = "mp4v") -> bytes:
+    """Like cut_clip, with segments from several sources (the first source sets the default fps and size)."""
+    first = cv2.VideoCapture(str(parts[0][0]))
+    out_fps = fps or first.get(cv2.CAP_PROP_FPS)
+    out_size = size or (int(first.get(cv2.CAP_PROP_FRAME_WIDTH)), int(first.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    first.release()
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), out_fps, out_size)
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc}"
+    for source, segments in parts:
+        for start, end in segments:
+            _copy_segment(writer, source, start, end, out_fps, out_size)
+    writer.release()
+    return path.read_bytes()
+
+
+def _copy_segment(writer: cv2.VideoWriter, source: Path, start: float, end: float, fps: float,
+                  size: tuple[int, int]) -> None:
+    """Write [start, end) of the source at fps: each output instant gets the source frame on screen then."""
+    capture = cv2.VideoCapture(str(source))
+    source_fps = capture.get(cv2.CAP_PROP_FPS)
+    index, written = 0, 0
+    wanted = start
+    while wanted < end - 1e-6:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        index += 1  # the frame just read is on screen until index / source_fps
+        if wanted >= index / source_fps:
+            continue
+        if frame.shape[1::-1] != size:
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+        while wanted < index / source_fps and wanted < end - 1e-6:
+            writer.write(frame)
+            written += 1
+            wanted = start + written / fps
+    capture.release()
+    assert written > 0, f"{source.name}: nothing between {start} and {end} s"

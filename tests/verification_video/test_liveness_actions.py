@@ -26,8 +26,20 @@ FPS = 10.0
 OPEN_EAR = 0.30
 REST_MOUTH = 0.05
 RNG = np.random.default_rng(7)
-PERSON = RNG.normal(0, 0.09, 128)
-STRANGER = RNG.normal(0, 0.09, 128)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
+def _frame_of(base: np.ndarray) -> np.ndarray:
+    """An SFace-like template of one frame: unit length, about 0.28 from the person's own (like a frontal selfie)."""
+    return _unit(base + RNG.normal(0, 0.025, 128))
+
+
+# Unit vectors like SFace templates; two random ones lie about 1.41 apart, as two real people do (median 1.40).
+PERSON = _unit(RNG.normal(0, 1, 128))
+STRANGER = _unit(RNG.normal(0, 1, 128))
 T = LivenessThresholds()
 
 Shape = Callable[[float], dict[str, float]]
@@ -70,8 +82,7 @@ def sequence(*events: Shape, seconds: float = 5.0, identity: Callable[[float], n
         encoding = None
         count = None
         if i % 4 == 0:
-            base = identity(t) if identity else PERSON
-            encoding = base + RNG.normal(0, 0.01, 128)
+            encoding = _frame_of(identity(t) if identity else PERSON)
             count = faces(t) if faces else 1
         frames.append(FrameMeasures(time_s=t, ear=values["ear"] * (1 + noise[0]), mouth=values["mouth"] + noise[1],
                                     yaw=values["yaw"] + 50 * noise[2], faces=count, encoding=encoding))
@@ -172,7 +183,7 @@ def test_another_person_halfway_fails_the_same_person_check():
 def test_frames_of_someone_else_fail_against_the_references():
     frames = sequence(EVENT_FOR["blink"], identity=lambda t: STRANGER)
 
-    result = check_actions(frames, ["blink"], references=[PERSON + RNG.normal(0, 0.01, 128)])
+    result = check_actions(frames, ["blink"], references=[_frame_of(PERSON)])
 
     assert result.identity.same_person  # one person throughout ...
     assert result.identity.band == "rejected" and result.identity.different_person  # ... but not this one
@@ -182,7 +193,7 @@ def test_frames_of_someone_else_fail_against_the_references():
 def test_the_enrolled_person_passes_against_the_references():
     frames = sequence(EVENT_FOR["blink"])
 
-    result = check_actions(frames, ["blink"], references=[PERSON + RNG.normal(0, 0.01, 128)])
+    result = check_actions(frames, ["blink"], references=[_frame_of(PERSON)])
 
     assert result.passed
     assert result.identity.band == "verified" and not result.identity.different_person
@@ -215,9 +226,11 @@ def test_identity_tolerates_a_single_odd_frame():
 # ------------------------------------------------------------------------------ measures on real faces
 @pytest.fixture(scope="module")
 def portrait_points(engine: FaceEngine, faces_dir: Path) -> np.ndarray:
-    analysis = engine.analyze((faces_dir / "edge" / "exif_upright_reference.jpg").read_bytes(), purpose="checkin")
-    assert analysis.faces[0].landmarks
-    return landmark_points(analysis.faces[0].landmarks)
+    # Still-photo analysis no longer places the 68 points; a video frame's search does.
+    rgb = cv2.cvtColor(cv2.imread(str(faces_dir / "edge" / "exif_upright_reference.jpg")), cv2.COLOR_BGR2RGB)
+    faces = engine.encode_frame(rgb)
+    assert faces and faces[0].landmarks
+    return landmark_points(faces[0].landmarks)
 
 
 def test_open_eyes_and_closed_mouth_measure_in_the_expected_ranges(portrait_points):

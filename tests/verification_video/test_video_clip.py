@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -30,10 +31,14 @@ def test_the_real_clip_is_sampled_three_times_a_second_and_faces_are_found(hamil
 
     assert 27 <= len(frames) <= 29  # 9.2 s at 3 per second
     assert [f.number for f in frames[:4]] == [0, 10, 20, 30]
-    with_one_face = [f for f in frames if len(f.faces) == 1]
-    # The clip's README: one face in about 16 of 28 sampled frames, the rest side views or wide shots.
-    assert 12 <= len(with_one_face) <= 20
-    assert all(len(f.faces) <= 1 for f in frames)
+    # The singer's close-up (frames 90-210): his face alone in every sampled frame.
+    close_up = [f for f in frames if 90 <= f.number <= 210]
+    assert len(close_up) == 13 and all(len(f.faces) == 1 for f in close_up)
+    # YuNet also confirms the faces dlib's HOG missed (the clip's README counts HOG's): the pianist beside the
+    # singer in the opening wide shot, and 4-6 members of the audience in each frame of the closing audience shot.
+    assert len(frames[0].faces) == 2
+    audience = [f for f in frames if f.number >= 220]
+    assert len(audience) == 6 and all(len(f.faces) >= 3 for f in audience)
 
 
 def test_a_person_enrolled_from_the_clip_is_found_in_it(hamilton_analysis, singer_references, engine):
@@ -43,12 +48,25 @@ def test_a_person_enrolled_from_the_clip_is_found_in_it(hamilton_analysis, singe
     assert summary["frames_matching"] >= 6, summary["frames"]
     assert summary["best_distance"] <= engine.settings.verify_threshold
     assert summary["movement"]["seen"]
-    # A member of the audience is on camera near the end: an officer should look, but nobody else dominates.
-    assert summary["frames_other_person"] <= 3
-    assert summary["band"] == "needs_review" and "other_person_seen" in summary["reasons"]
+    # Other people are on camera as often as the singer (YuNet finds the pianist's close-up at 0.7-1.3 s and the
+    # audience at 1.7-2.7 s and 7.3-9.0 s; HOG found one of them): the relayed-video rule calls that rejected.
+    assert 10 <= summary["frames_other_person"] <= 16 and 12 <= summary["frames_person_seen"] <= 16
+    assert summary["other_identities"] >= 3
+    assert summary["band"] == "rejected"
+    assert {"other_person_seen", "multiple_faces"} <= set(summary["reasons"])
     assert 1 <= len(inspection.key_frames) <= 4
     assert all(k.jpeg[:3] == b"\xff\xd8\xff" for k in inspection.key_frames)
-    assert "best_match" in {k.reason for k in inspection.key_frames}
+    assert {"best_match", "other_person"} <= {k.reason for k in inspection.key_frames}
+
+
+def test_the_singers_close_up_alone_is_verified(hamilton_analysis, singer_references, engine):
+    close_up = dataclasses.replace(hamilton_analysis,
+                                   frames=[f for f in hamilton_analysis.frames if 90 <= f.number <= 210])
+    summary = _summarise(close_up, singer_references, engine).summary
+
+    assert summary["frames_matching"] == summary["frames_sampled"] == 13
+    assert summary["movement"]["seen"] and summary["movement"]["yaw_range_deg"] > 40
+    assert summary["band"] == "verified" and summary["reasons"] == []
 
 
 def test_a_different_enrolled_identity_is_not_found_in_it(hamilton_analysis, other_references, engine):
@@ -84,7 +102,8 @@ def test_liveness_measures_follow_the_face_between_full_searches(engine, hamilto
 # --------------------------------------------------------------------------------------------- attacks
 @pytest.fixture(scope="module")
 def still_photo_clip(tmp_path_factory, faces_dir) -> bytes:
-    return still_clip(tmp_path_factory.mktemp("clips") / "still.avi", faces_dir / "people" / "Tony_Blair" / "1.jpg",
+    # Tony_Blair/1.jpg shows a second man at its edge (YuNet confirms him): photo 2 is of Blair alone.
+    return still_clip(tmp_path_factory.mktemp("clips") / "still.avi", faces_dir / "people" / "Tony_Blair" / "2.jpg",
                       seconds=3.0, fourcc="MJPG")
 
 
@@ -105,7 +124,7 @@ def test_a_repeated_still_photo_fails_every_movement_challenge(still_measures, a
 
 def test_a_repeated_still_photo_shows_no_movement_in_an_inspection(engine, still_photo_clip, faces_dir):
     # The attacker holds up a photo of the enrolled person (here: one of the enrolment photos themselves).
-    references = _encodings(engine, faces_dir, "Tony_Blair", (1, 2, 3))
+    references = _encodings(engine, faces_dir, "Tony_Blair", (2, 3, 4))
     summary = video.inspect_clip(still_photo_clip, engine=engine, references=references,
                                  limits=VideoLimits()).summary
 
@@ -116,10 +135,10 @@ def test_a_repeated_still_photo_shows_no_movement_in_an_inspection(engine, still
 
 def test_a_clip_that_switches_to_another_identity_halfway_fails_the_same_person_check(
         engine, faces_dir, tmp_path):
-    first = on_canvas(faces_dir / "people" / "Tony_Blair" / "1.jpg")
+    first = on_canvas(faces_dir / "people" / "Tony_Blair" / "2.jpg")
     second = on_canvas(faces_dir / "people" / "Hu_Jintao" / "1.jpg")
     data = write_clip(tmp_path / "switch.mp4", [first] * 45 + [second] * 45, fps=30.0)
-    references = _encodings(engine, faces_dir, "Tony_Blair", (2, 3, 4))
+    references = _encodings(engine, faces_dir, "Tony_Blair", (3, 4, 5))
 
     measures = video.liveness_measures(data, engine=engine, limits=VideoLimits())
     identity = check_identity(measures)
