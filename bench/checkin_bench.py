@@ -296,17 +296,17 @@ def send_all(api: Api, token: str, photos: list[bytes], concurrency: int) -> tup
 
 
 def verification_cost(engine: FaceEngine, photos: list[bytes], references: list[Path]) -> list[float]:
-    """Seconds per photo for analyze(purpose="checkin") + decide, in this process, one photo at a time."""
+    """CPU seconds per photo for analyze(purpose="checkin") + decide, in this process, one photo at a time."""
     enrolled = [engine.analyze(p.read_bytes(), purpose="enrol").templates.complete() for p in references]
     gallery = {key: [t[key] for t in enrolled] for key in engine.template_keys}
     engine.analyze(photos[0], purpose="checkin")  # warm-up
     costs = []
     for photo in photos:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU seconds of every thread: OpenCV runs one call on several cores
         analysis = engine.analyze(photo, purpose="checkin")
         for face in analysis.faces:
             engine.decide(face.templates, gallery)
-        costs.append(time.perf_counter() - started)
+        costs.append(time.process_time() - started)
     return costs
 
 
@@ -390,7 +390,10 @@ def run(args: argparse.Namespace) -> int:
     median, p95 = statistics.median(latencies), percentile(latencies, 0.95)
     throughput = len(replies) / wall
     cost = statistics.mean(costs)
-    target = 0.8 * args.workers / cost
+    # The machine is the limit: with OpenCV spreading one call over several cores, the ideal is the cores (or the
+    # workers, if fewer) divided by the CPU time one verification needs.
+    lanes = min(args.workers, os.cpu_count() or 1)
+    target = 0.8 * lanes / cost
     mb = statistics.mean(len(p) for p in photos) / 1e6
     print(f"\n== check-in benchmark ({backend}, {args.workers} workers x {args.threads} threads, "
           f"{args.concurrency} clients) ==")
@@ -401,13 +404,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"latency              median {median * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
           f"max {max(latencies) * 1000:.0f} ms")
     print(f"throughput           {throughput:.2f} check-ins/s ({wall:.1f} s wall)")
-    print(f"verification only    {cost * 1000:.0f} ms per photo in-process (median "
-          f"{statistics.median(costs) * 1000:.0f} ms) -> ideal {args.workers / cost:.2f}/s with {args.workers} "
-          f"workers")
+    print(f"verification only    {cost * 1000:.0f} ms CPU per photo in-process (median "
+          f"{statistics.median(costs) * 1000:.0f} ms) -> ideal {lanes / cost:.2f}/s on {lanes} cores")
     throughput_ok = throughput >= target
     p95_ok = p95 < 1.0
-    print(f"target throughput    >= {target:.2f}/s (80% of workers / verification cost): "
-          f"{'met' if throughput_ok else 'MISSED'} ({throughput / (args.workers / cost) * 100:.0f}% of ideal)")
+    print(f"target throughput    >= {target:.2f}/s (80% of cores / CPU cost of one verification): "
+          f"{'met' if throughput_ok else 'MISSED'} ({throughput / (lanes / cost) * 100:.0f}% of ideal)")
     print(f"target p95           < 1000 ms: {'met' if p95_ok else 'MISSED'}")
     if serial:
         single = statistics.median(r.seconds for r in serial) * 1000.0

@@ -27,7 +27,7 @@ ENGINE_PRESETS: dict[str, dict[str, str]] = {
 }
 
 
-def _settings(overrides: tuple[str, ...], preset: str = "sface") -> EngineSettings:
+def _settings(overrides: tuple[str, ...], preset: str = "sface+dlib") -> EngineSettings:
     values: dict[str, str] = dict(ENGINE_PRESETS[preset])
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -44,7 +44,8 @@ def _settings(overrides: tuple[str, ...], preset: str = "sface") -> EngineSettin
 @click.argument(
     "directories", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path)
 )
-@click.option("--engine", "preset", type=click.Choice(sorted(ENGINE_PRESETS)), default="sface", show_default=True,
+@click.option("--engine", "preset", type=click.Choice(sorted(ENGINE_PRESETS)), default="sface+dlib",
+              show_default=True,
               help="sface: YuNet + SFace; dlib: the previous HOG + dlib engine; sface+dlib: dlib vetoes SFace.")
 @click.option("--refs", default=5, show_default=True, help="Reference photos enrolled per identity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
