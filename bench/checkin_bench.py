@@ -83,13 +83,13 @@ def phone_canvas(source: bytes, engine: FaceEngine) -> np.ndarray:
     return canvas
 
 
-def phone_jpeg(canvas: np.ndarray, variant: int) -> bytes:
-    """The scene as a quality-90 JPEG with `variant` written as 32 black/white pixels in a corner (unique sha256)."""
+def phone_jpeg(canvas: np.ndarray, variant: int, quality: int = 90) -> bytes:
+    """The scene as a JPEG with `variant` written as 32 black/white pixels in a corner (unique sha256)."""
     pixels = canvas.copy()
     for bit in range(32):
         pixels[8, 8 + bit] = 255 if variant >> bit & 1 else 0
     out = io.BytesIO()
-    Image.fromarray(pixels).save(out, format="JPEG", quality=90)
+    Image.fromarray(pixels).save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
@@ -256,6 +256,23 @@ def scratch_database(server_url: str | None) -> Iterator[str | None]:
         admin.dispose()
 
 
+def prepare_instance(env: dict[str, str], office: str = "BENCH") -> None:
+    """A migrated instance with one office and its officer (OFFICER / OFFICER_PASSWORD)."""
+    cli(env, "init-db")
+    cli(env, "create-office", office, "--name", f"{office.title()} office", "--county", f"{office.title()} county")
+    cli(env, "create-officer", OFFICER, "--office", office, "--password-stdin", stdin=OFFICER_PASSWORD + "\n")
+
+
+def create_person(api: Api, officer: str, code: str, *, office: str = "BENCH", password: str = PERSON_PASSWORD) -> int:
+    """A person of the office living at HOME; returns the id."""
+    created = api.call("POST", "/api/v1/officer/persons", token=officer, json_body={
+        "code": code, "name": f"Bench {code}", "gender": "male", "birth_date": "1980-01-01",
+        "sentence_type": "probation", "supervision_level": "ordinary", "start_date": "2026-01-01",
+        "end_date": "2028-01-01", "office_code": office, "password": password, "home": HOME})
+    expect(created, 201, "create person")
+    return int(created.body["id"])
+
+
 # ------------------------------------------------------------------------------------------------ the run
 def enrol(api: Api, token: str, person_id: int, photos: list[Path], wanted: int) -> tuple[list[Path], list[Path]]:
     """Enrol the first `wanted` photos the server accepts; returns (references, the other photos)."""
@@ -346,20 +363,14 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="checkin-bench-") as tmp, scratch_database(args.database_url) as db_url:
         instance = Path(tmp) / "instance"
         env = server_env(instance, db_url)
-        cli(env, "init-db")
-        cli(env, "create-office", "BENCH", "--name", "Bench office", "--county", "Bench county")
-        cli(env, "create-officer", OFFICER, "--office", "BENCH", "--password-stdin", stdin=OFFICER_PASSWORD + "\n")
+        prepare_instance(env)
 
         port = free_port()
         with running_server(env, port, args.workers, args.threads, Path(tmp) / "server.log"):
             api = Api(port)
             officer = api.login(OFFICER, OFFICER_PASSWORD)
-            created = api.call("POST", "/api/v1/officer/persons", token=officer, json_body={
-                "code": PERSON, "name": "Bench Person", "gender": "male", "birth_date": "1980-01-01",
-                "sentence_type": "probation", "supervision_level": "ordinary", "start_date": "2026-01-01",
-                "end_date": "2028-01-01", "office_code": "BENCH", "password": PERSON_PASSWORD, "home": HOME})
-            expect(created, 201, "create person")
-            references, probes = enrol(api, officer, created.body["id"], numbered(identity), args.references)
+            person_id = create_person(api, officer, PERSON)
+            references, probes = enrol(api, officer, person_id, numbered(identity), args.references)
             if not probes:
                 raise SystemExit("no photo of the identity is left to check in with")
 

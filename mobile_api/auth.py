@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from flask_jwt_extended import get_jwt
 from marshmallow import fields, validate
 
 from supervision import accounts
+from supervision.errors import InvalidCredentials
 from web.api import Blueprint
 from web.auth import auth_required, client_ip, current_actor, issue_tokens
 from web.db import commit, db_session, now
-from web.limiter import failed_login, limiter, login_username_key
+from web.limiter import guard_login
 from web.schemas import StrictSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login, refresh and logout")
@@ -30,25 +30,23 @@ class TokenPairSchema(StrictSchema):
     role = fields.String()
 
 
-def _login_limit() -> str:
-    return current_app.config["CHECKIN"]["LOGIN_RATE_LIMIT"]
-
-
-def _failure_limit() -> str:
-    return current_app.config["CHECKIN"]["LOGIN_FAILURE_LIMIT"]
-
-
 @blp.post("/login")
-@limiter.limit(_login_limit)
-@limiter.limit(_failure_limit, key_func=login_username_key, deduct_when=failed_login)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 @blp.doc(security=[])
 def login(body: dict) -> dict:
-    """Log in; persons use their person code and must send device_id."""
+    """Log in; persons use their person code and must send device_id (429 after too many attempts)."""
+    guard = guard_login(body["username"], client_ip())
     session = db_session()
-    result = accounts.authenticate(session=session, username=body["username"], password=body["password"],
-                                   device_id=body["device_id"], ip=client_ip(), now=now())
+    try:
+        result = accounts.authenticate(session=session, username=body["username"], password=body["password"],
+                                       device_id=body["device_id"], ip=client_ip(), now=now())
+    except InvalidCredentials:
+        raise  # the recorded attempt stays a failure
+    except Exception:
+        guard.not_a_failure()
+        raise
+    guard.succeeded()
     tokens = issue_tokens(result.auth_session)
     commit()
     return tokens

@@ -15,7 +15,15 @@ from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.idempotency import idempotent
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import (
+    Id,
+    PageArgsSchema,
+    PlausibleDateTime,
+    StrictSchema,
+    decode_cursor,
+    page,
+    page_schema,
+)
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1/checkins", description="Selfie check-ins")
 
@@ -24,8 +32,8 @@ class CheckinFormSchema(StrictSchema):
     latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
-    captured_at = fields.AwareDateTime(required=True)
-    task_id = fields.Integer(load_default=None)
+    captured_at = PlausibleDateTime(required=True)
+    task_id = Id(load_default=None)
     challenge_id = fields.String(load_default=None, validate=validate.Length(max=36))
     mirrored = fields.Boolean(load_default=False)  # the liveness clip is mirrored (front-camera preview)
 

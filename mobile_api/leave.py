@@ -19,7 +19,7 @@ from web.auth import auth_required, current_actor
 from web.db import blobs, commit, db_session, face_engine, now
 from web.files import private_file
 from web.idempotency import idempotent
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import PageArgsSchema, PlausibleDateTime, StrictSchema, decode_cursor, page, page_schema
 
 
 class LeaveBlueprint(Blueprint):
@@ -41,8 +41,8 @@ def leave_policy() -> leave.LeavePolicy:
 
 
 class LeaveCreateSchema(StrictSchema):
-    start_at = fields.AwareDateTime(required=True)
-    end_at = fields.AwareDateTime(required=True)
+    start_at = PlausibleDateTime(required=True)
+    end_at = PlausibleDateTime(required=True)
     destination = fields.String(required=True, validate=validate.Length(min=1, max=500))
     dest_lat = fields.Float(load_default=None, validate=validate.Range(min=-90, max=90))
     dest_lon = fields.Float(load_default=None, validate=validate.Range(min=-180, max=180))
@@ -70,7 +70,7 @@ class LeaveReturnFormSchema(StrictSchema):
     latitude = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     accuracy_m = fields.Float(required=True, validate=validate.Range(min=0, max=100_000))
-    captured_at = fields.AwareDateTime(required=True)
+    captured_at = PlausibleDateTime(required=True)
 
 
 class LeaveSchema(StrictSchema):

@@ -9,11 +9,10 @@ from marshmallow import fields
 
 from storage.enums import TaskKind
 from supervision import duties, tasks
-from supervision.errors import ValidationFailed
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, is_id, page, page_schema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Spot checks and video inspections")
 
@@ -43,6 +42,10 @@ def _position(task: Any) -> list[Any]:
     return [task.due_at.isoformat(), task.id]
 
 
+def _is_position(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and is_id(value[1])
+
+
 @blp.get("")
 @auth_required("person")
 @blp.arguments(PageArgsSchema, location="query")
@@ -50,10 +53,7 @@ def _position(task: Any) -> list[Any]:
 def list_open_tasks(args: dict[str, Any]) -> dict[str, Any]:
     """Your open tasks, earliest deadline first; answer a spot check with POST /api/v1/checkins and its task_id."""
     rows = tasks.list_open_tasks(session=db_session(), person_id=current_actor().id or 0)
-    after = decode_cursor(args["cursor"])
-    if after is not None and not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], str)
-                                  and isinstance(after[1], int)):
-        raise ValidationFailed({"cursor": ["Invalid cursor."]})
+    after = decode_cursor(args["cursor"], _is_position)
     if after is not None:
         rows = [task for task in rows if _position(task) > after]
     return page(rows[: args["limit"] + 1], args["limit"], _position)

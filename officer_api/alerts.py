@@ -13,7 +13,7 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
@@ -29,7 +29,7 @@ def duty_policy() -> duties.DutyPolicy:
 class AlertListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in AlertStatus]))
     type = fields.String(load_default=None, validate=validate.OneOf([t.value for t in AlertType]))
-    person_id = fields.Integer(load_default=None)
+    person_id = Id(load_default=None)
 
 
 class SanctionSchema(StrictSchema):

@@ -11,13 +11,13 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_audit", __name__, url_prefix="/api/v1/officer/audit", description="Audit trail")
 
 
 class AuditArgsSchema(PageArgsSchema):
-    person_id = fields.Integer(load_default=None)
+    person_id = Id(load_default=None)
     action = fields.String(load_default=None, validate=validate.Length(max=64))
 
 

@@ -67,7 +67,7 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/persons/<int:person_id>/video-inspections", "video_inspection", console_work.start_video_inspection,
      ("POST",)),
     ("/video-inspections/<int:task_id>", "inspection", console_work.inspection_detail, ("GET",)),
-    ("/video-inspections/<int:task_id>/key-frames/<int:n>", "key_frame", console_work.key_frame, ("GET",)),
+    ("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>", "key_frame", console_work.key_frame, ("GET",)),
     ("/video-inspections/<int:task_id>/review", "review_inspection", console_work.review_inspection, ("POST",)),
 ]
 

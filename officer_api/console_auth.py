@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from officer_api.console_session import (
@@ -19,20 +19,7 @@ from supervision import accounts
 from supervision.errors import InvalidCredentials, ValidationFailed
 from web.auth import client_ip
 from web.db import commit, db_session, now
-from web.limiter import failed_login, limiter
-
-
-def _login_limit() -> str:
-    return current_app.config["CHECKIN"]["LOGIN_RATE_LIMIT"]
-
-
-def _failure_limit() -> str:
-    return current_app.config["CHECKIN"]["LOGIN_FAILURE_LIMIT"]
-
-
-def login_username_key() -> str:
-    """Rate-limit key for failed console logins: the username tried (as the API's login counts them)."""
-    return f"login-user:{request.form.get('username', '')[:64].strip().lower()}"
+from web.limiter import guard_login
 
 
 def login_form() -> str:
@@ -40,13 +27,13 @@ def login_form() -> str:
     return render_template("console/login.html", next=request.args.get("next", ""))
 
 
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_failure_limit, key_func=login_username_key, deduct_when=failed_login, methods=["POST"])
 def login() -> Response | tuple[str, int]:
     """Check the credentials with the API's rules and open a login session; persons are refused."""
     username = request.form.get("username", "").strip()[:64]
     password = request.form.get("password", "")[:256]
     next_url = request.form.get("next", "")
+    # The same counters as the API's login: failures of a username add up whichever login they were made in.
+    guard = guard_login(username, client_ip())
     session_ = db_session()
     try:
         # No device id: a person's code is refused like a wrong password, so nothing can be enumerated.
@@ -57,7 +44,8 @@ def login() -> Response | tuple[str, int]:
     if result is None or result.actor.role not in STAFF_ROLES:
         session_.rollback()
         page = render_template("console/login.html", next=next_url, error=t("login.failed"), username=username)
-        return page, 401
+        return page, 401  # the recorded attempt stays a failure
+    guard.succeeded()
     commit()
     start_login(account_id=result.actor.id or 0, auth_session_id=result.auth_session.id)
     return redirect(safe_next(next_url, url_for("console.queue")), code=303)

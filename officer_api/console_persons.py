@@ -13,9 +13,11 @@ from storage.enums import AlertStatus, PersonStatus, SupervisionLevel
 from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
+from supervision.locks import lock_person
 from supervision.scope import get_person
 from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.files import private_file
+from web.schemas import is_id
 
 PAGE_SIZE = 50
 COMPLIANCE_DAYS = 30
@@ -23,7 +25,9 @@ COMPLIANCE_DAYS = 30
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) <= 12 else None
+    # Ids outside 1..2^31-1 name no row: treat them as absent rather than let them reach the database.
+    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
+    return number if number is not None and is_id(number) else None
 
 
 def person_list() -> str:
@@ -89,6 +93,8 @@ def enrol(person_id: int) -> Response:
     force = request.form.get("force") == "1"
     note = (request.form.get("note") or "").strip()[:1000] or None
     try:
+        # One enrolment at a time per person, so concurrent uploads cannot pass the reference maximum.
+        lock_person(session, person.id)
         _reference, analysis = faces.enrol_reference(
             session=session, blobs=blobs(), engine=face_engine(), actor=actor, person=person, photo=photo,
             force=force, note=note, now=now(), max_references=app_config("MAX_REFERENCES"))

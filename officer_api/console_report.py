@@ -21,12 +21,18 @@ class PeriodError(ValueError):
     """The requested dates are not a valid period."""
 
 
+REPORT_YEARS = (1900, 2100)
+
+
 def requested_period() -> ReportPeriod:
     """The period from ?start=&end= (YYYY-MM-DD), by default 1 January of this year up to today, local time."""
     today = now().astimezone(zone()).date()
     try:
         start = date.fromisoformat(request.args.get("start") or date(today.year, 1, 1).isoformat())
         end = date.fromisoformat(request.args.get("end") or today.isoformat())
+        # Dates the report could never hold (and that overflow when shifted to UTC) are a bad request too.
+        if not (REPORT_YEARS[0] <= start.year <= REPORT_YEARS[1] and REPORT_YEARS[0] <= end.year <= REPORT_YEARS[1]):
+            raise ValueError(f"dates must lie in the years {REPORT_YEARS[0]}-{REPORT_YEARS[1]}")
         return ReportPeriod(start=start, end=end, timezone=zone().key)
     except ValueError as exc:
         raise PeriodError(str(exc)) from exc

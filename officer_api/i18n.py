@@ -401,6 +401,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert_type.repeated_failures": {"zh": "多次签到失败", "en": "Repeated failed check-ins"},
     "alert_type.video_inspection_failed": {"zh": "视频点验未通过", "en": "Video inspection failed"},
     "alert_type.video_inspection_missed": {"zh": "视频点验未应答", "en": "Video inspection not answered"},
+    "alert_type.evidence_integrity": {"zh": "证据文件缺失或被篡改", "en": "Evidence file missing or altered"},
     "alert_status.open": {"zh": "未处理", "en": "Open"},
     "alert_status.resolved": {"zh": "已处理", "en": "Resolved"},
     "action.dismiss": {"zh": "核实无误，不予处理", "en": "Dismiss (no violation)"},
@@ -436,6 +437,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "audit_action.task.created": {"zh": "发起核查任务", "en": "Task started"},
     "audit_action.video.viewed": {"zh": "查看点验视频", "en": "Video viewed"},
     "audit_action.video.reviewed": {"zh": "审核视频点验", "en": "Video inspection reviewed"},
+    "audit_action.evidence.unavailable": {"zh": "证据文件缺失", "en": "Evidence file missing"},
+    "audit_action.evidence.tampered": {"zh": "证据文件校验失败", "en": "Evidence file failed its integrity check"},
 }
 
 

@@ -14,7 +14,7 @@ from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, db_session, now
 from web.files import private_file
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_leave", __name__, url_prefix="/api/v1/officer/leave-requests",
                 description="Leave requests: queue, decisions and overdue returns")
@@ -29,7 +29,7 @@ def leave_policy() -> leave.LeavePolicy:
 
 class OfficerLeaveListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in LeaveStatus]))
-    person_id = fields.Integer(load_default=None)
+    person_id = Id(load_default=None)
     approval_level = fields.String(load_default=None, validate=validate.OneOf([a.value for a in ApprovalLevel]))
 
 

@@ -10,12 +10,14 @@ from marshmallow import fields, validate
 
 from storage.enums import EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
 from supervision import faces, persons
+from supervision.evidence import EvidenceError
+from supervision.locks import lock_person
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import app_config, blobs, commit, db_session, face_engine, now
+from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import PageArgsSchema, PlausibleDate, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
@@ -37,11 +39,11 @@ class PersonCreateSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{3,64}$"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     gender = fields.String(required=True, validate=_choice(Gender))
-    birth_date = fields.Date(required=True)
+    birth_date = PlausibleDate(required=True)
     sentence_type = fields.String(required=True, validate=_choice(SentenceType))
     supervision_level = fields.String(required=True, validate=_choice(SupervisionLevel))
-    start_date = fields.Date(required=True)
-    end_date = fields.Date(required=True)
+    start_date = PlausibleDate(required=True)
+    end_date = PlausibleDate(required=True)
     office_code = fields.String(required=True)
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
     home = fields.Nested(HomeSchema, allow_none=True, load_default=None)
@@ -51,7 +53,7 @@ class PersonCreateSchema(StrictSchema):
 class PersonUpdateSchema(StrictSchema):
     name = fields.String(validate=validate.Length(min=1, max=200))
     supervision_level = fields.String(validate=_choice(SupervisionLevel))
-    end_date = fields.Date()
+    end_date = PlausibleDate()
     home = fields.Nested(HomeSchema, allow_none=True)
     status = fields.String(validate=_choice(PersonStatus))
     employment_status = fields.String(validate=_choice(EmploymentStatus))
@@ -169,6 +171,8 @@ def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> A
     """Enrol one reference photo (strict quality gates; 3 to 10 per person, 5 recommended)."""
     session = db_session()
     person = get_person(session, current_actor(), person_id)
+    # Concurrent enrolments must not pass the reference maximum together: the count is read after this lock.
+    lock_person(session, person.id)
     reference, _analysis = faces.enrol_reference(
         session=session, blobs=blobs(), engine=face_engine(), actor=current_actor(), person=person,
         photo=files["photo"].read(), force=form["force"], note=form["note"], now=now(),
@@ -202,10 +206,11 @@ def delete_face(person_id: int, face_id: int) -> None:
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="The reference photo bytes")
 def face_photo(person_id: int, face_id: int) -> Response:
-    """The reference photo; each access is audit-logged."""
+    """The reference photo; each access is audit-logged (a missing file is 410, an altered one 409, both alerted)."""
     session = db_session()
     person = get_person(session, current_actor(), person_id)
-    data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=current_actor(),
-                                                    person=person, face_id=face_id, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=current_actor(),
+                                                        person=person, face_id=face_id, now=now())
     commit()
     return private_file(data, content_type)

@@ -14,7 +14,7 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_tasks", __name__, url_prefix="/api/v1/officer", description="Spot checks and other tasks")
 
@@ -46,7 +46,7 @@ class TaskSchema(StrictSchema):
 class TaskListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in TaskStatus]))
     kind = fields.String(load_default=None, validate=validate.OneOf([k.value for k in TaskKind]))
-    person_id = fields.Integer(load_default=None)
+    person_id = Id(load_default=None)
 
 
 @blp.post("/persons/<int:person_id>/spot-checks")

@@ -9,12 +9,13 @@ from marshmallow import fields, validate
 
 from storage.enums import ReviewDecision, TaskStatus
 from supervision import video_inspections
+from supervision.evidence import EvidenceError, EvidenceReader, EvidenceSubject
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_video", __name__, url_prefix="/api/v1/officer", description="Remote video inspections")
 
@@ -28,7 +29,7 @@ class InspectionCreateSchema(StrictSchema):
 
 class InspectionListArgsSchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in TaskStatus]))
-    person_id = fields.Integer(load_default=None)
+    person_id = Id(load_default=None)
 
 
 class InspectionSchema(StrictSchema):
@@ -110,13 +111,18 @@ def get_inspection(task_id: int) -> Any:
     return task
 
 
-@blp.get("/video-inspections/<int:task_id>/key-frames/<int:n>")
+@blp.get("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>")
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="One key frame of the clip")
 def key_frame(task_id: int, n: int) -> Response:
-    """One key frame as JPEG; each access is audit-logged."""
-    data, content_type = video_inspections.read_key_frame(session=db_session(), blobs=blobs(), actor=current_actor(),
-                                                          task_id=task_id, n=n, now=now())
+    """One key frame as JPEG; each access is audit-logged (a missing file is 410, an altered one 409, both alerted)."""
+    session, actor = db_session(), current_actor()
+    task = video_inspections.get_inspection(session=session, actor=actor, task_id=task_id)
+    subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
+    reader = EvidenceReader(session=session, blobs=blobs(), actor=actor, subject=subject, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = video_inspections.read_key_frame(session=session, blobs=reader, actor=actor,
+                                                              task_id=task_id, n=n, now=now())
     commit()
     return private_file(data, content_type)
 

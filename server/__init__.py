@@ -26,6 +26,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     # Cookie signing gets its own key, derived so that it never equals the token-signing key.
     app.config["SECRET_KEY"] = hmac.new(config["JWT_SECRET_KEY"].encode(), b"flask-session", hashlib.sha256).hexdigest()
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    _init_hostile_input(app)
     if config["TRUST_PROXY_HOPS"]:
         hops = config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -34,6 +35,15 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     _init_extensions(app, config)
     _register_blueprints(app)
     return app
+
+
+def _init_hostile_input(app: Flask) -> None:
+    from web import jsonsafe
+    from web.api import IdConverter
+
+    # Before any blueprint: rules bind their converter when they are added.
+    app.url_map.converters["int"] = IdConverter
+    jsonsafe.init_app(app)
 
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:

@@ -36,7 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "CHECKIN_LATE_MINUTES": 10,
     "CHECKIN_FUTURE_TOLERANCE_MINUTES": 5,
     "MAX_LOCATION_ACCURACY_M": 500,
-    "IDEMPOTENCY_WAIT_SECONDS": 10,
+    # A retry polls this long for the first request, then gets 409 idempotency_in_progress with Retry-After.
+    "IDEMPOTENCY_WAIT_SECONDS": 2.0,
+    # A reservation is leased this long (the longest a request can run: gunicorn's worker timeout), then a retry
+    # may take it over; finished answers are replayed for IDEMPOTENCY_RETENTION_HOURS, then the sweep prunes them.
+    "IDEMPOTENCY_LEASE_SECONDS": 120,
+    "IDEMPOTENCY_RETENTION_HOURS": 72,
     "DB_ECHO": False,
     "CONSOLE_IDLE_MINUTES": 30,
     # Liveness challenges and remote video inspections (docs/liveness.md).
@@ -180,9 +185,11 @@ def _check_rules(config: dict[str, Any]) -> None:
     # Bad rule settings fail at start-up, not on the first request that needs them.
     from supervision.leave import LeavePolicy
     from supervision.sweep import SweepSettings
+    from web.idempotency import IdempotencySettings
 
     try:
         LeavePolicy.from_config(config)
         SweepSettings.from_config(config)
+        IdempotencySettings.from_config(config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"supervision rules: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import secrets
@@ -28,6 +29,27 @@ class BlobNotFound(BlobError):
 
 class BlobIntegrityError(BlobError):
     """The stored bytes were altered or were encrypted with another key."""
+
+
+class BlobStoreUnavailable(BlobError):
+    """The store cannot be used now (unwritable, read-only, I/O error); the OSError is the cause."""
+
+    def __init__(self, message: str, *, os_errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = os_errno
+
+
+class BlobStoreFull(BlobStoreUnavailable):
+    """The store has no space left (ENOSPC) or the quota is used up (EDQUOT)."""
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def storage_error(exc: OSError, action: str) -> BlobStoreUnavailable:
+    """The blob store error for an OSError: BlobStoreFull for a full disk or quota, else BlobStoreUnavailable."""
+    kind = BlobStoreFull if exc.errno in _FULL_ERRNOS else BlobStoreUnavailable
+    return kind(f"blob store cannot {action}: {exc.strerror or exc}", os_errno=exc.errno)
 
 
 @dataclass(frozen=True)
@@ -77,13 +99,21 @@ class FilesystemBlobStore:
         return self.root / key[:2] / key[2:4] / key
 
     def put(self, data: bytes, *, content_type: str) -> StoredBlob:
-        """Encrypt and store data under a new random key."""
+        """Encrypt and store data under a new random key; a full or unwritable store raises BlobStoreUnavailable."""
         key = secrets.token_hex(16)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         nonce = secrets.token_bytes(_NONCE_LEN)
         # The key is authenticated too, so a file moved to another name fails to decrypt.
         sealed = _MAGIC + nonce + self._aead.encrypt(nonce, data, key.encode())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomically(path, sealed)
+        except OSError as exc:
+            raise storage_error(exc, "store a blob") from exc
+        return StoredBlob(key=key, content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    @staticmethod
+    def _write_atomically(path: Path, sealed: bytes) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -95,15 +125,30 @@ class FilesystemBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return StoredBlob(key=key, content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def probe(self) -> None:
+        """Write and delete a tiny file in the store (a readiness check); raises BlobStoreUnavailable."""
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(b"probe")
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, "take a write") from exc
 
     def get(self, key: str) -> bytes:
-        """Read and decrypt a blob; tampering raises BlobIntegrityError."""
+        """Read and decrypt a blob; tampering raises BlobIntegrityError, a missing file BlobNotFound."""
         path = self._path(key)
         try:
             sealed = path.read_bytes()
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
+        except IsADirectoryError as exc:
+            raise BlobIntegrityError(f"blob {key} is not a file") from exc
+        except OSError as exc:
+            raise storage_error(exc, "read a blob") from exc
         if not sealed.startswith(_MAGIC) or len(sealed) < len(_MAGIC) + _NONCE_LEN + 16:
             raise BlobIntegrityError(f"blob {key} is not in the expected format")
         nonce = sealed[len(_MAGIC) : len(_MAGIC) + _NONCE_LEN]

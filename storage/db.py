@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -36,8 +38,41 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def secure_sqlite_file(url: str) -> Path | None:
+    """Create the SQLite file of url with mode 0600 (or tighten an existing one and its -wal/-shm); its path."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.query.get("mode") == "memory":
+        return None
+    return _secure_sqlite_path(parsed.database or "")
+
+
+def _secure_sqlite_path(database: str) -> Path | None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    if not path.parent.is_dir():
+        return None  # SQLite reports the missing folder itself
+    # The database holds personal data: create it owner-only before SQLite does (SQLite creates it 0644 under the
+    # usual umask, and gives its -wal and -shm files the mode of the database file).
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if candidate.exists() and candidate.stat().st_mode & 0o077:
+                candidate.chmod(0o600)
+    except OSError:
+        return None  # read-only folder or a file of another user: SQLite gives the clearer error
+    return path
+
+
+def _owner_only_sqlite(dialect, _record, cargs, cparams) -> None:  # type: ignore[no-untyped-def]
+    # Runs before the driver opens (and possibly creates) the file, for every engine of the process: the app's,
+    # Alembic's (`checkin init-db`) and any script's.
+    if dialect.name == "sqlite" and not cparams.get("uri"):
+        _secure_sqlite_path(str(cargs[0]) if cargs else str(cparams.get("database") or ""))
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for url; SQLite gets foreign keys, WAL and a busy timeout."""
+    """Create an engine for url; SQLite gets foreign keys, WAL and a busy timeout (and an owner-only file)."""
     if url.startswith("sqlite"):
         kwargs: dict = {"connect_args": {"check_same_thread": False, "timeout": 10}}
         if url in ("sqlite://", "sqlite:///:memory:"):
@@ -119,3 +154,4 @@ def _forget_rollback_cleanups(session: Session) -> None:
 
 event.listen(Session, "after_soft_rollback", _run_rollback_cleanups)
 event.listen(Session, "after_commit", _forget_rollback_cleanups)
+event.listen(Engine, "do_connect", _owner_only_sqlite)

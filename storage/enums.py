@@ -118,6 +118,7 @@ class AlertType(StrEnum):
     REPEATED_FAILURES = "repeated_failures"
     VIDEO_INSPECTION_FAILED = "video_inspection_failed"
     VIDEO_INSPECTION_MISSED = "video_inspection_missed"
+    EVIDENCE_INTEGRITY = "evidence_integrity"  # a stored photo or frame is missing or fails its integrity check
 
 
 class AlertStatus(StrEnum):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.enums import PersonStatus, Role
-from storage.models import Account, AuthSession, Device, Office, Person
+from storage.models import Account, AuthSession, Device, LoginAttempt, Office, Person
 from supervision.actors import Actor
 from supervision.errors import Conflict, InvalidCredentials, NotFound, TokenRevoked, ValidationFailed
-from supervision.passwords import hash_password, needs_rehash, verify_password
+from supervision.locks import lock_name
+from supervision.passwords import hash_password, needs_rehash, validate_password, verify_password
 
 
 def create_office(*, session: Session, code: str, name: str, county: str, timezone: str = "Asia/Shanghai") -> Office:
@@ -29,8 +31,7 @@ def create_office(*, session: Session, code: str, name: str, county: str, timezo
 def create_account(*, session: Session, username: str, password: str, office_code: str, admin: bool = False,
                    display_name: str = "") -> Account:
     """Create an officer (or county admin) account in an office."""
-    if len(password) < 10:
-        raise ValidationFailed({"password": ["Use at least 10 characters."]})
+    validate_password(password, role="officer")
     office = session.scalar(select(Office).where(Office.code == office_code))
     if office is None:
         raise NotFound(f"No office {office_code}.")
@@ -145,17 +146,24 @@ def load_session_actor(*, session: Session, session_id: str, ip: str | None) -> 
 
 def rotate_refresh(*, session: Session, session_id: str, presented_jti: str, now: datetime) -> AuthSession:
     """Swap the session's refresh token; an already-rotated token means theft, so the session is revoked."""
-    auth = session.get(AuthSession, session_id, with_for_update=True)
+    # One conditional UPDATE decides between concurrent refreshes of one token: only the first matches the jti.
+    won = session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.refresh_jti == presented_jti,
+               AuthSession.revoked_at.is_(None))
+        .values(refresh_jti=str(uuid.uuid4()), refreshed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    auth = session.get(AuthSession, session_id, populate_existing=True)
     if auth is None or auth.revoked_at is not None:
         raise TokenRevoked("This session has ended. Log in again.")
-    if auth.refresh_jti != presented_jti:
-        auth.revoked_at = now
-        auth.revoked_reason = "refresh_reuse"
-        session.flush()
+    if not won:
+        # The token was rotated already (by an earlier or a concurrent refresh): it is a replay either way.
+        session.execute(
+            update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason="refresh_reuse").execution_options(synchronize_session=False)
+        )
         raise TokenRevoked("This refresh token was already used; the session has been ended for safety.")
-    auth.refresh_jti = str(uuid.uuid4())
-    auth.refreshed_at = now
-    session.flush()
     return auth
 
 
@@ -166,3 +174,93 @@ def revoke_session(*, session: Session, session_id: str, now: datetime, reason: 
         auth.revoked_at = now
         auth.revoked_reason = reason
         session.flush()
+
+
+# Login limits. An attempt is recorded before the password is checked and stays a failure unless cleared, so
+# concurrent guesses cannot all pass; the counters of its address and username are locked while it is admitted.
+LOGIN_ATTEMPT_RETENTION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class LoginLimit:
+    """At most amount attempts in any window (a sliding window)."""
+
+    amount: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class LoginRefusal:
+    """Which limit refused an attempt, and when the next attempt can pass."""
+
+    scope: str  # "username" or "address"
+    retry_after: timedelta
+
+
+def login_username_key(username: str) -> str:
+    """The username as the failure counter keys it (the API and the console must agree)."""
+    return username.strip()[:64].lower()
+
+
+def _retry_after(session: Session, condition: Any, limit: LoginLimit, now: datetime) -> timedelta | None:
+    rows = select(LoginAttempt.attempted_at).where(condition, LoginAttempt.attempted_at > now - limit.window)
+    count = session.scalar(select(func.count()).select_from(rows.subquery())) or 0
+    if count <= limit.amount:
+        return None
+    # The next attempt passes once all but amount - 1 of the rows now in the window have left it.
+    oldest = session.scalar(rows.order_by(LoginAttempt.attempted_at, LoginAttempt.id)
+                            .offset(count - limit.amount).limit(1))
+    return max((oldest or now) + limit.window - now, timedelta(seconds=1))
+
+
+def admit_login_attempt(*, session: Session, username: str, address: str | None, now: datetime,
+                        username_limits: list[LoginLimit],
+                        address_limits: list[LoginLimit]) -> tuple[int | None, LoginRefusal | None]:
+    """Record an attempt (a failure until cleared) if the address and the username are within their limits.
+
+    Returns the attempt's id, or a refusal saying which limit and for how long (then nothing is recorded, so
+    retries do not push the window out). The caller commits at once, which releases the counters' locks.
+    """
+    key = login_username_key(username)
+    where = (address or "unknown")[:64]
+    # Always address, then username: two attempts never wait for each other's locks in opposite order.
+    lock_name(session, f"login-address:{where}")
+    lock_name(session, f"login-user:{key}")
+    attempt = LoginAttempt(username=key, address=where, attempted_at=now, counts_as_failure=True)
+    session.add(attempt)
+    session.flush()
+    refusal = None
+    for limit in address_limits:
+        wait = _retry_after(session, LoginAttempt.address == where, limit, now)
+        if wait is not None:
+            refusal = LoginRefusal("address", wait)
+            break
+    for limit in username_limits if refusal is None else []:
+        wait = _retry_after(session, and_(LoginAttempt.username == key, LoginAttempt.counts_as_failure.is_(True)),
+                            limit, now)
+        if wait is not None:
+            refusal = LoginRefusal("username", wait)
+            break
+    if refusal is None:
+        return attempt.id, None
+    session.delete(attempt)
+    session.flush()
+    return None, refusal
+
+
+def clear_login_failure(*, session: Session, attempt_id: int, all_before: bool = False) -> None:
+    """The attempt was not a wrong password; with all_before (a successful login) earlier failures are forgiven."""
+    attempt = session.get(LoginAttempt, attempt_id)
+    if attempt is None:
+        return
+    condition = (and_(LoginAttempt.username == attempt.username, LoginAttempt.id <= attempt_id) if all_before
+                 else LoginAttempt.id == attempt_id)
+    session.execute(update(LoginAttempt).where(condition).values(counts_as_failure=False)
+                    .execution_options(synchronize_session=False))
+
+
+def prune_login_attempts(*, session: Session, now: datetime, retention: timedelta = LOGIN_ATTEMPT_RETENTION) -> int:
+    """Delete login attempts older than retention (longer than any login limit's window)."""
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - retention)
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)

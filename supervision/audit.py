@@ -33,6 +33,8 @@ class AuditAction:
     TASK_CREATED = "task.created"
     VIDEO_VIEWED = "video.viewed"
     VIDEO_REVIEWED = "video.reviewed"
+    EVIDENCE_UNAVAILABLE = "evidence.unavailable"
+    EVIDENCE_TAMPERED = "evidence.tampered"
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,

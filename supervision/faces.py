@@ -16,6 +16,7 @@ from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
+from supervision.evidence import EvidenceSubject, read_evidence
 from verification.engine import FaceAnalysis, FaceEngine
 from verification.errors import ImageError, QualityError
 
@@ -225,9 +226,11 @@ def delete_reference(*, session: Session, actor: Actor, person: Person, face_id:
 
 def read_reference_photo(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, face_id: int,
                          now: datetime) -> tuple[bytes, str]:
-    """The reference photo bytes; every access is audit-logged."""
+    """The reference photo bytes; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     reference = get_reference(session=session, person=person, face_id=face_id, include_deleted=True)
-    data = blobs.get(reference.blob_key)
+    subject = EvidenceSubject(person_id=person.id, office_id=person.office_id, target_type="reference_face",
+                              target_id=reference.id)
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=reference.blob_key, subject=subject, now=now)
     record_event(session=session, actor=actor, action=AuditAction.FACE_PHOTO_VIEWED, at=now, person_id=person.id,
                  office_id=person.office_id, target_type="reference_face", target_id=reference.id)
     return data, reference.content_type

@@ -17,12 +17,17 @@ from storage.models import Checkin, Person
 
 # Phone clocks are network-synchronised; minutes of difference mean the photo was taken at another time.
 EXIF_TIME_TOLERANCE = timedelta(minutes=5)
+# Camera times outside these years are unset clocks or forged metadata, not capture times.
+EXIF_MIN_YEAR, EXIF_MAX_YEAR = 1990, 2100
 # How many of the device's earlier check-ins are looked at for its camera.
 _HISTORY = 20
 
 
 def exif_capture_time(exif: Mapping[str, str], default_timezone: str) -> datetime | None:
-    """When the camera says the photo was taken, as aware UTC (local EXIF times read in default_timezone)."""
+    """When the camera says the photo was taken, as aware UTC (local EXIF times read in default_timezone).
+
+    None when the photo names no time, or a time that cannot be one (see ``exif_time_invalid``).
+    """
     raw = exif.get("DateTimeOriginal") or exif.get("DateTime")
     if not raw:
         return None
@@ -30,17 +35,34 @@ def exif_capture_time(exif: Mapping[str, str], default_timezone: str) -> datetim
         local = datetime.strptime(raw.strip()[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    offset = exif.get("OffsetTimeOriginal", "").strip()
-    if offset:
-        try:
-            return datetime.fromisoformat(local.isoformat() + offset).astimezone(ZoneInfo("UTC"))
-        except ValueError:
-            pass
-    try:
-        zone = ZoneInfo(default_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if not EXIF_MIN_YEAR <= local.year <= EXIF_MAX_YEAR:
         return None
-    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    try:
+        offset = exif.get("OffsetTimeOriginal", "").strip()
+        if offset:
+            try:
+                return datetime.fromisoformat(local.isoformat() + offset).astimezone(ZoneInfo("UTC"))
+            except ValueError:
+                pass
+        try:
+            zone = ZoneInfo(default_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+        return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    except (OverflowError, ValueError):
+        return None
+
+
+def exif_time_invalid(exif: Mapping[str, str]) -> bool:
+    """Whether the photo names a capture time that is no plausible time ("0000:00:00 00:00:00", year 9999, junk)."""
+    raw = (exif.get("DateTimeOriginal") or exif.get("DateTime") or "").strip()
+    if not raw:
+        return False
+    try:
+        local = datetime.strptime(raw.strip()[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return True
+    return not EXIF_MIN_YEAR <= local.year <= EXIF_MAX_YEAR
 
 
 def camera_model(exif: Mapping[str, str]) -> str | None:
@@ -61,11 +83,13 @@ def previous_camera(session: Session, person_id: int, device_id: str) -> str | N
 
 def passive_flags(*, session: Session, person: Person, device_id: str | None, exif: Mapping[str, str],
                   captured_at: datetime) -> list[str]:
-    """Flags for a check-in photo: EXIF time far from captured_at, another camera on this device, no camera named."""
+    """Flags for a check-in photo: EXIF time far from captured_at or no time at all, another camera, no camera named."""
     flags: list[str] = []
     taken = exif_capture_time(exif, person.office.timezone if person.office else "UTC")
     if taken is not None and abs(taken - captured_at) > EXIF_TIME_TOLERANCE:
         flags.append("exif_time_mismatch")
+    elif taken is None and exif_time_invalid(exif):
+        flags.append("exif_time_invalid")
     model = camera_model(exif)
     if exif and model is None:
         # Some EXIF survived (an edited or forwarded picture) but no camera is named.

@@ -13,7 +13,7 @@ from storage.models import Account, Office, Person
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, ValidationFailed
-from supervision.passwords import hash_password
+from supervision.passwords import hash_password, validate_password
 from supervision.scope import can_see_office, office_condition
 
 
@@ -29,11 +29,15 @@ def create_person(*, session: Session, actor: Actor, code: str, name: str, gende
         raise ValidationFailed({"end_date": ["The end date is before the start date."]})
     if birth_date >= start_date:
         raise ValidationFailed({"birth_date": ["The birth date must be before the start date."]})
-    taken = session.scalar(select(Person.id).where(Person.code == code)) or session.scalar(
-        select(Account.id).where(Account.username == code)
-    )
-    if taken:
-        raise Conflict(f"The code {code} is already registered.", code="person_code_taken")
+    validate_password(password, role="person")
+    # Codes are unique across the database (they are login names), but only a clash inside the actor's scope may
+    # be confirmed: a code used in another county gets the same answer as any unusable code.
+    holder = session.execute(select(Person.office_id).where(Person.code == code)).first() or session.execute(
+        select(Account.office_id).where(Account.username == code)).first()
+    if holder is not None:
+        if holder.office_id is not None and can_see_office(session, actor, holder.office_id):
+            raise Conflict(f"The code {code} is already registered.", code="person_code_taken")
+        raise ValidationFailed({"code": ["This code cannot be used."]})
     person = Person(
         code=code,
         name=name,

@@ -298,8 +298,9 @@ def report_csv(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str,
     writer.writerow(["period_start", "period_end", "section", "item", "section_label", "item_label", "value"])
     for row in report.rows():
         section_label, item_label = labeler(row) if labeler else (row.section, row.name or row.item)
-        writer.writerow([report.period.start.isoformat(), report.period.end.isoformat(), row.section, row.item,
-                         section_label, item_label, _plain_number(row.value)])
+        writer.writerow([_csv_text(cell) for cell in (report.period.start.isoformat(), report.period.end.isoformat(),
+                                                      row.section, row.item, section_label, item_label)]
+                        + [_plain_number(row.value)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -319,11 +320,25 @@ def report_xlsx(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str
         section_label, item_label = labeler(row) if labeler else (row.section, row.name or row.item)
         sheet.append([report.period.start, report.period.end, row.section, row.item, section_label, item_label,
                       _plain_number(row.value)])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                # openpyxl turns any text beginning with "=" into a formula; names come from users (an office
+                # called "=HYPERLINK(...)"), so every text cell is stored as a string, shown as typed.
+                cell.data_type = "s"
     for column, width in zip("ABCDEFG", (12, 12, 14, 22, 16, 28, 10), strict=True):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Spreadsheet programs run a CSV cell beginning with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    # OWASP's advice: a leading single quote makes the cell text; only cells that could be formulas get one.
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _plain_number(value: float) -> int | float:

@@ -17,7 +17,9 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
+    and_,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -32,8 +34,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.enums import AlertStatus, AlertType, CheckinStatus, PersonStatus, SupervisionLevel, TaskKind, TaskStatus
-from storage.models import Alert, Checkin, Office, Person, Task
+from storage.models import Alert, Checkin, IdempotencyRecord, Office, Person, Task
 from storage.models._types import UTCDateTime
+from supervision.accounts import prune_login_attempts
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
 from supervision.leave import LeavePolicy, sweep_leave
 from supervision.tasks import SpotCheckPolicy
@@ -55,6 +58,8 @@ class SweepSettings:
     # The resolved settings, for the rules of other modules (leave); leave_policy wins when given.
     config: Mapping[str, Any] = field(default_factory=dict)
     leave_policy: Any = None
+    # Finished Idempotency-Key answers are replayed this long, then pruned.
+    idempotency_retention: timedelta = timedelta(hours=72)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SweepSettings:
@@ -62,10 +67,13 @@ class SweepSettings:
         count = int(config.get("REPEATED_FAILURES_COUNT", 3))
         if count < 1:
             raise ValueError("REPEATED_FAILURES_COUNT must be at least 1")
+        retention = timedelta(hours=float(config.get("IDEMPOTENCY_RETENTION_HOURS", 72)))
+        if retention <= timedelta(0):
+            raise ValueError("IDEMPOTENCY_RETENTION_HOURS must be positive")
         return cls(duties=DutyPolicy.from_config(config), spot_checks=SpotCheckPolicy.from_config(config),
                    lookback=timedelta(hours=float(config.get("SWEEP_LOOKBACK_HOURS", 72))), failure_count=count,
                    failure_window=timedelta(hours=float(config.get("REPEATED_FAILURES_WINDOW_HOURS", 24))),
-                   config=config)
+                   config=config, idempotency_retention=retention)
 
 
 def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapping[str, Any]) -> dict[str, int]:
@@ -79,6 +87,9 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
     counts["repeated_failures"] = sweep_repeated_failures(session=session, now=now, count=settings.failure_count,
                                                           window=settings.failure_window)
     counts.update(_sweep_leave(session=session, now=now, settings=settings))
+    counts["idempotency_pruned"] = prune_idempotency_records(session=session, now=now,
+                                                             retention=settings.idempotency_retention)
+    counts["login_attempts_pruned"] = prune_login_attempts(session=session, now=now)
     session.flush()
     return counts
 
@@ -221,6 +232,19 @@ def sweep_repeated_failures(*, session: Session, now: datetime, count: int, wind
         .where(Person.status == PersonStatus.ACTIVE, ~exists().where(Alert.dedupe_key == key))
     )
     return _insert_alerts(session, rows)
+
+
+def prune_idempotency_records(*, session: Session, now: datetime, retention: timedelta) -> int:
+    """Delete Idempotency-Key records older than retention: finished answers, and reservations never finished."""
+    cutoff = now - retention
+    result = session.execute(
+        delete(IdempotencyRecord)
+        .where(or_(and_(IdempotencyRecord.completed_at.is_not(None), IdempotencyRecord.completed_at < cutoff),
+                   # A reservation this old was orphaned (its lease, minutes long, ran out long ago).
+                   and_(IdempotencyRecord.completed_at.is_(None), IdempotencyRecord.created_at < cutoff)))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _sweep_leave(*, session: Session, now: datetime, settings: SweepSettings) -> dict[str, int]:

@@ -18,6 +18,7 @@ from storage.models import Person, Task
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from supervision.locks import lock_person
 from supervision.scope import office_condition
 
 PHONE_TASK_KINDS = (TaskKind.SPOT_CHECK, TaskKind.VIDEO_INSPECTION)
@@ -69,6 +70,8 @@ def create_spot_check(*, session: Session, actor: Actor, person: Person, now: da
         raise ValidationFailed({"respond_within_minutes": [f"Use {low} to {high} minutes."]})
     if person.status != PersonStatus.ACTIVE:
         raise RuleViolation("The person is no longer under supervision.", code="person_not_active")
+    # Two officers pressing the button at once: the second waits for the lock, then sees the first one's task.
+    lock_person(session, person.id)
     if _has_open_spot_check(session, person.id, now):
         raise Conflict("The person already has an open spot check.", code="spot_check_open")
     task = Task(person_id=person.id, office_id=person.office_id, kind=TaskKind.SPOT_CHECK, status=TaskStatus.OPEN,

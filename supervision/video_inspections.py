@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.blobs import BlobStore
@@ -23,6 +23,7 @@ from supervision.clock import Clock
 from supervision.errors import Conflict, NotFound, ValidationFailed
 from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
+from supervision.locks import lock_person
 from supervision.scope import office_condition
 from verification import video
 from verification.engine import FaceEngine
@@ -37,11 +38,20 @@ class _AlreadyProcessed(Exception):
     """Another run finished the task first (a retried job)."""
 
 
+def _has_open_inspection(session: Session, person_id: int, now: datetime) -> bool:
+    return session.scalar(select(Task.id).where(Task.person_id == person_id, Task.kind == TaskKind.VIDEO_INSPECTION,
+                                                Task.status == TaskStatus.OPEN, Task.due_at > now).limit(1)) is not None
+
+
 def create_inspection(*, session: Session, actor: Actor, person: Person, respond_within_minutes: int,
                       now: datetime) -> Task:
     """Ask the person for a video within the given minutes; audit-logged."""
     if not 1 <= respond_within_minutes <= MAX_RESPONSE_MINUTES:
         raise ValidationFailed({"respond_within_minutes": [f"Use 1 to {MAX_RESPONSE_MINUTES} minutes."]})
+    # One open inspection per person; the lock makes a second officer's concurrent request see the first task.
+    lock_person(session, person.id)
+    if _has_open_inspection(session, person.id, now):
+        raise Conflict("The person already has an open video inspection.", code="video_inspection_open")
     task = Task(person_id=person.id, office_id=person.office_id, kind=TaskKind.VIDEO_INSPECTION,
                 status=TaskStatus.OPEN, created_by_id=actor.id, created_at=now,
                 due_at=now + timedelta(minutes=respond_within_minutes))
@@ -228,17 +238,23 @@ def review_inspection(*, session: Session, actor: Actor, task_id: int, decision:
         raise ValidationFailed({"decision": ["Use accept or reject."]})
     if decision == ReviewDecision.REJECT and not (note and note.strip()):
         raise ValidationFailed({"note": ["A note is required to reject an inspection."]})
-    session.refresh(task, with_for_update=True)
     if task.status != TaskStatus.COMPLETED:
         raise Conflict("The clip has not been processed yet.", code="not_processed")
-    if task.reviewed_at is not None:
+    # The decision sits beside the machine summary (the task table has no decision column); once completed, only
+    # a review changes the result, so building it from this read is safe.
+    result = {**(task.result or {}), "review_decision": decision}
+    # One conditional UPDATE decides between officers reviewing at once: the second matches no row.
+    won = session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == TaskStatus.COMPLETED, Task.reviewed_at.is_(None))
+        .values(review_note=note, reviewed_by_id=actor.id, reviewed_at=now, result=result)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.refresh(task)
+    if not won:
+        if task.status != TaskStatus.COMPLETED:
+            raise Conflict("The clip has not been processed yet.", code="not_processed")
         raise Conflict("This inspection was already reviewed.", code="already_reviewed")
-    task.review_note = note
-    task.reviewed_by_id = actor.id
-    task.reviewed_at = now
-    # The task table has no decision column; the decision sits beside the machine summary.
-    task.result = {**(task.result or {}), "review_decision": decision}
-    session.flush()
     record_event(session=session, actor=actor, action=AuditAction.VIDEO_REVIEWED, at=now, person_id=task.person_id,
                  office_id=task.office_id, target_type="task", target_id=task.id,
                  details={"decision": decision, "note": note, "band": (task.result or {}).get("band")})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,8 +13,16 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from verification.errors import ImageError, ImageErrorCode
+from verification.settings import DEFAULT_PIXEL_CAPS, PIXEL_CEILING, PROGRESSIVE_JPEG
 
 pillow_heif.register_heif_opener()
+# Pillow's own bomb guard stays on as a backstop above the largest cap we accept (its default, 89 MP, would warn
+# about a 108 or 200 MP phone JPEG); our per-format caps are checked on the header right after open().
+Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, PIXEL_CEILING)
+# Only JPEG can be decoded at reduced size: every other format is decoded at full size first. One such decode at a
+# time per process bounds a worker's peak memory to one image whatever its thread count (a 16 MP PNG: ~70 MB).
+_FULL_DECODES = threading.BoundedSemaphore(1)
+_FULL_DECODE_MIN_PIXELS = 4_000_000
 
 # Pillow format names allowed for each sniffed content type: the sniffed type, not the file name or
 # Pillow's own guess, decides which decoder may touch the bytes.
@@ -27,6 +37,15 @@ _EXIF_IFD = 0x8769
 _EXIF_FIELDS = {271: "Make", 272: "Model", 306: "DateTime"}
 _EXIF_SUB_FIELDS = {36867: "DateTimeOriginal", 36881: "OffsetTimeOriginal"}
 _ORIENTATION_TAG = 274
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def sniff_content_type(data: bytes) -> str | None:
@@ -62,18 +81,26 @@ class DecodedImage:
     has_exif: bool = False
 
 
-def decode_image(data: bytes, *, max_pixels: int, min_long_side: int) -> DecodedImage:
-    """Decode bytes into upright RGB, JPEGs at the smallest DCT scale that keeps `min_long_side`."""
+def decode_image(data: bytes, *, max_pixels: int, min_long_side: int,
+                 caps: Mapping[str, int] | None = None) -> DecodedImage:
+    """Decode bytes into upright RGB no longer than needed, refusing images over the pixel caps from the header.
+
+    `caps` maps a content type (and "image/jpeg;progressive") to its pixel cap (default DEFAULT_PIXEL_CAPS);
+    `max_pixels` caps every format. JPEGs decode at the smallest DCT scale that keeps `min_long_side`; other
+    formats are box-reduced right after decoding to a long side of 2-4x `min_long_side`.
+    """
     content_type = sniff_content_type(data)
     if content_type is None:
         raise ImageError(
             ImageErrorCode.UNSUPPORTED_MEDIA_TYPE,
             "The upload is not a JPEG, PNG, WEBP or HEIC image.",
         )
+    caps = DEFAULT_PIXEL_CAPS if caps is None else caps
     try:
+        # open() reads the header only (the size is known, no pixel is decoded until load()).
         image = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _too_large(max_pixels) from exc
+        raise _too_large(min(max_pixels, caps.get(content_type, max_pixels))) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(
             ImageErrorCode.INVALID_IMAGE, "The image could not be read; it may be damaged."
@@ -81,20 +108,34 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int) -> Decoded
 
     with image:
         full_w, full_h = image.size
-        if full_w <= 0 or full_h <= 0 or full_w * full_h > max_pixels:
-            raise _too_large(max_pixels)
-        try:
-            exif = image.getexif()
-        except Exception:  # a broken EXIF block must not sink an otherwise valid photo
-            exif = Image.Exif()
-        orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
+        progressive = image.format == "JPEG" and bool(image.info.get("progressive") or image.info.get("progression"))
+        # A progressive JPEG keeps every DCT coefficient of the full image in memory even when drafted.
+        cap = min(max_pixels, caps.get(PROGRESSIVE_JPEG if progressive else content_type, max_pixels))
+        if full_w <= 0 or full_h <= 0 or full_w * full_h > cap:
+            raise _too_large(cap)
         if image.format == "JPEG":
             _draft(image, min_long_side)
         try:
             # load() raises on truncated data only while ImageFile.LOAD_TRUNCATED_IMAGES is False; the
             # model module resets the flag that importing face_recognition switches on.
-            image.load()
-            upright = ImageOps.exif_transpose(image)
+            full_size = image.format != "JPEG" or progressive
+            if full_size and full_w * full_h >= _FULL_DECODE_MIN_PIXELS:
+                with _FULL_DECODES:
+                    image.load()
+                    small = _reduce(image, min_long_side)
+            else:
+                image.load()
+                small = _reduce(image, min_long_side) if image.format != "JPEG" else image
+            # Only now: PNG's getexif() loads the whole image itself (its eXIf chunk may follow the pixels).
+            try:
+                exif = image.getexif()
+            except Exception:  # a broken EXIF block must not sink an otherwise valid photo
+                exif = Image.Exif()
+            orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
+            if small is image:
+                upright = ImageOps.exif_transpose(image)
+            else:  # a reduced copy carries no EXIF: turn it as the original says
+                upright = _transpose(small, orientation)
             rgb = _to_rgb(upright)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageError(
@@ -121,6 +162,30 @@ def _too_large(max_pixels: int) -> ImageError:
         ImageErrorCode.IMAGE_TOO_LARGE,
         f"The image has more than {max_pixels:,} pixels.",
     )
+
+
+def _reduce(image: Image.Image, min_long_side: int) -> Image.Image:
+    # Box-average by the largest integer factor that keeps the long side at least 2x min_long_side: the engine
+    # then resizes to its working size as it would from the full image, and every later copy (orientation,
+    # colour conversion, the array) is small. Images already that small are returned untouched.
+    factor = max(image.size) // (2 * min_long_side)
+    if factor < 2:
+        return image
+    if image.mode in ("P", "PA", "1"):
+        image = image.convert("RGB")  # what _to_rgb would do: the palette's colours, alpha dropped
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    if image.mode in ("RGBA", "LA"):
+        # Pillow reduces these through a full premultiplied copy; alpha is dropped later anyway, so reduce the
+        # colour bands one at a time (one band of extra memory instead of the whole image).
+        bands = [image.getchannel(i).reduce(factor) for i in range(len(image.mode) - 1)]
+        return bands[0] if len(bands) == 1 else Image.merge("RGB", bands)
+    return image.reduce(factor)
+
+
+def _transpose(image: Image.Image, orientation: int) -> Image.Image:
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return image if method is None else image.transpose(method)
 
 
 def _draft(image: Image.Image, min_long_side: int) -> None:
@@ -164,4 +229,5 @@ def _exif_fields(exif: Image.Exif) -> dict[str, str]:
 def _exif_text(value: object) -> str:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    return str(value).strip("\x00 ").strip()[:64]
+    # A NUL inside a tag (junk or forged times) cannot be stored in a PostgreSQL JSON column: drop it here.
+    return str(value).replace("\x00", "").strip()[:64]

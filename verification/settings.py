@@ -18,6 +18,24 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "dlib": (0.36, 0.52),
 }
 
+# Pixel caps per sniffed content type, checked on the header before any pixel is decoded (larger: 413
+# image_too_large). They follow what phones send. JPEG decodes at 1/8 DCT scale at most, so a 200 MP photo
+# (16320x12240: Samsung HP-sensor and Xiaomi 200 MP modes) costs 15-40 MB and 0.1-0.2 s. A progressive JPEG (web and
+# app re-encodes, not cameras) keeps every DCT coefficient even when drafted (~3 bytes per pixel), like the
+# formats decoded at full size: PNG (screenshots <= 6 MP, 12-16 MP re-encodes; 4096x4096 ~ 70 MB at RGBA), WEBP
+# (chat-app re-encodes <= 12 MP; libwebp's canvases cost ~15 bytes per pixel) and HEIC (~7 bytes per pixel while
+# decoding: a 50 MP one costs 350 MB and 1-2 s, so the cap covers what phones write by default, the 24 MP of
+# iPhone 15/16 Pro (5712x4284) and 12 MP elsewhere, and refuses the opt-in 48 MP "HEIF Max"; 200 MP and 50 MP
+# modes of Android phones write JPEG).
+PROGRESSIVE_JPEG = "image/jpeg;progressive"
+PIXEL_CEILING = 200_000_000  # no cap may exceed it: Pillow's bomb guard is set to it as a backstop
+DEFAULT_PIXEL_CAPS: dict[str, int] = {
+    "image/jpeg": 200_000_000,
+    PROGRESSIVE_JPEG: 16_777_216,
+    "image/png": 16_777_216,
+    "image/webp": 12_582_912,
+    "image/heic": 25_000_000,
+}
 
 # Each value is where degrading real photos measurably hurts matching (docs/faces.md, "Quality gates"): enrolment
 # where the genuine auto-verify rate is still >= 90% of that of undegraded photos, check-in where it falls to half,
@@ -57,7 +75,8 @@ class EngineSettings:
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long (a 12 MP photo:
     # 1/4, 1008 px); templates are computed on that decoded image, detection on a ~640 px copy of it.
     decode_long_side: int = 640
-    max_pixels: int = 50_000_000
+    # Caps every format; each format also has its own, lower cap (DEFAULT_PIXEL_CAPS).
+    max_pixels: int = PIXEL_CEILING
     num_jitters: int = 1
     # The matcher's bands; None takes DEFAULT_BANDS for the matcher's template (resolved at construction).
     verify_threshold: float | None = None
@@ -110,6 +129,8 @@ class EngineSettings:
             raise ValueError("sizes, max_pixels and num_jitters must be positive")
         if not 0.0 < self.significant_face_ratio <= 1.0:
             raise ValueError("significant_face_ratio must be in (0, 1]")
+        if self.max_pixels > PIXEL_CEILING:
+            raise ValueError(f"max_pixels cannot exceed {PIXEL_CEILING:,}")
 
     @property
     def template(self) -> str:

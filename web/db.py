@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from storage.blobs import BlobStore
 from storage.db import Database
 from verification.engine import FaceEngine, get_engine
+
+log = logging.getLogger(__name__)
 
 
 def database() -> Database:
@@ -36,7 +42,20 @@ def commit() -> None:
     try:
         session.commit()
     except Exception:
-        session.rollback()
+        try:
+            session.rollback()
+        except SQLAlchemyError:  # the connection is gone: the commit's own error is the one to answer
+            log.warning("rollback after a failed commit failed too", exc_info=True)
+        raise
+
+
+@contextmanager
+def committed_on(*errors: type[BaseException]) -> Iterator[None]:
+    """Commit the request's work even when one of errors ends the view (a refusal whose record must survive)."""
+    try:
+        yield
+    except errors:
+        commit()
         raise
 
 
@@ -44,8 +63,13 @@ def _close_session(_exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
         # Anything not committed by the view is abandoned here, which also runs blob clean-ups.
-        session.rollback()
-        session.close()
+        try:
+            session.rollback()
+        except SQLAlchemyError:
+            # A database that went away must not turn the answer already chosen (503) into a teardown crash.
+            log.warning("rollback on teardown failed", exc_info=True)
+        finally:
+            session.close()
 
 
 def init_app(app: Flask, db: Database, blob_store: BlobStore) -> None:

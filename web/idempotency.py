@@ -1,16 +1,27 @@
-"""Idempotency-Key support for mutating phone requests: a retry gets the original answer, never a second record."""
+"""Idempotency-Key support for mutating phone requests: a retry gets the original answer, never a second record.
+
+A reservation is a lease, derived from created_at: it lasts as long as the longest request can run (the worker
+timeout), so a worker that died or lost the database mid-request cannot leave a key "in progress" for ever; a retry
+after the lease takes the reservation over with a conditional UPDATE, so only one retry wins. A retry never holds a
+thread for long: it polls briefly, then answers 409 `idempotency_in_progress` with Retry-After. Finished records are
+replayed for IDEMPOTENCY_RETENTION_HOURS and then pruned by the sweep.
+"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from flask import Response, current_app, json, make_response, request
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from storage.models import IdempotencyRecord
@@ -20,6 +31,51 @@ from web.db import database, now
 from web.problems import handle_app_error, handle_http_exception
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_SECONDS = 0.1
+# The first request usually finishes within a second or two; a longer hint would only delay the client.
+MAX_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class IdempotencySettings:
+    """How long a reservation is leased, how long a retry waits for it, how long answers are replayed."""
+
+    lease: timedelta = timedelta(seconds=120)
+    wait_seconds: float = 2.0
+    retention: timedelta = timedelta(hours=72)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> IdempotencySettings:
+        """Read IDEMPOTENCY_LEASE_SECONDS, _WAIT_SECONDS and _RETENTION_HOURS (strings allowed)."""
+        lease = float(config.get("IDEMPOTENCY_LEASE_SECONDS", 120))
+        wait = float(config.get("IDEMPOTENCY_WAIT_SECONDS", 2))
+        retention = float(config.get("IDEMPOTENCY_RETENTION_HOURS", 72))
+        if lease <= 0:
+            raise ValueError("IDEMPOTENCY_LEASE_SECONDS must be positive")
+        if not 0 <= wait <= 30:
+            raise ValueError("IDEMPOTENCY_WAIT_SECONDS must be between 0 and 30 (a retry holds a thread that long)")
+        if retention * 3600 < lease:
+            raise ValueError("IDEMPOTENCY_RETENTION_HOURS must be at least the lease")
+        return cls(lease=timedelta(seconds=lease), wait_seconds=wait, retention=timedelta(hours=retention))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """This request owns the key; token is the created_at it wrote, which later writes are conditional on."""
+
+    record_id: int
+    token: datetime
+
+
+class InProgress(Conflict):
+    code = "idempotency_in_progress"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("A request with this Idempotency-Key is still being processed; retry shortly.",
+                         extra={"retry_after": retry_after})
+        self.retry_after = retry_after
 
 
 def request_fingerprint() -> str:
@@ -49,51 +105,106 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _reserve(scope: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-    """Insert the key; None means this request owns it, else the existing record is returned."""
+def _find(scope: str, key: str) -> IdempotencyRecord | None:
     session = database().session()
     try:
-        session.add(IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint, created_at=now()))
-        session.commit()
-        return None
-    except IntegrityError:
-        session.rollback()
         return session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.scope == scope,
                                                               IdempotencyRecord.key == key))
     finally:
         session.close()
 
 
-def _wait_for(scope: str, key: str, seconds: float) -> IdempotencyRecord | None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        session = database().session()
-        try:
-            record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.scope == scope,
-                                                                    IdempotencyRecord.key == key))
-        finally:
-            session.close()
-        if record is None or record.completed_at is not None:
-            return record
-    return None
-
-
-def _finish(scope: str, key: str, response: Response | None) -> None:
+def _reserve(scope: str, key: str, fingerprint: str, at: datetime) -> Reservation | IdempotencyRecord | None:
+    """Insert the key: a Reservation when this request owns it, else the existing record (None: gone meanwhile)."""
     session = database().session()
     try:
-        record = session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.scope == scope,
-                                                                IdempotencyRecord.key == key))
-        if record is None:
-            return
+        record = IdempotencyRecord(scope=scope, key=key, request_hash=fingerprint, created_at=at)
+        session.add(record)
+        session.commit()
+        return Reservation(record.id, at)
+    except IntegrityError:
+        session.rollback()
+    finally:
+        session.close()
+    return _find(scope, key)
+
+
+def take_over(record: IdempotencyRecord, *, fingerprint: str, at: datetime,
+              settings: IdempotencySettings) -> Reservation | None:
+    """Claim an expired reservation or replay record for this request; a conditional UPDATE, so one caller wins."""
+    if record.completed_at is None:
+        expired = (IdempotencyRecord.completed_at.is_(None), IdempotencyRecord.created_at <= at - settings.lease)
+    else:
+        expired = (IdempotencyRecord.completed_at.is_not(None),
+                   IdempotencyRecord.completed_at <= at - settings.retention)
+    session = database().session()
+    try:
+        result = session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == record.id, *expired)
+            .values(created_at=at, request_hash=fingerprint, completed_at=None, status_code=None, response=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        won = result.rowcount == 1  # type: ignore[attr-defined]
+    finally:
+        session.close()
+    return Reservation(record.id, at) if won else None
+
+
+def _expired(record: IdempotencyRecord, at: datetime, settings: IdempotencySettings) -> bool:
+    if record.completed_at is None:
+        return record.created_at <= at - settings.lease
+    return record.completed_at <= at - settings.retention
+
+
+def _retry_after(record: IdempotencyRecord, at: datetime, settings: IdempotencySettings) -> int:
+    lease_left = (record.created_at + settings.lease - at).total_seconds()
+    return max(1, math.ceil(min(lease_left, MAX_RETRY_AFTER_SECONDS)))
+
+
+def acquire(scope: str, key: str, fingerprint: str, settings: IdempotencySettings) -> Reservation | IdempotencyRecord:
+    """Own the key (Reservation) or get the finished record to replay; raises Conflict or InProgress."""
+    deadline = time.monotonic() + settings.wait_seconds
+    while True:
+        at = now()
+        outcome = _reserve(scope, key, fingerprint, at)
+        if isinstance(outcome, Reservation):
+            return outcome
+        if outcome is not None:
+            if _expired(outcome, at, settings):
+                reservation = take_over(outcome, fingerprint=fingerprint, at=at, settings=settings)
+                if reservation is not None:
+                    return reservation
+                continue  # another retry took it first: look again
+            if outcome.request_hash != fingerprint:
+                raise Conflict("This Idempotency-Key was used with a different request.", code="idempotency_conflict")
+            if outcome.completed_at is not None:
+                return outcome
+            if time.monotonic() >= deadline:
+                raise InProgress(_retry_after(outcome, at, settings))
+        time.sleep(max(0.0, min(POLL_INTERVAL_SECONDS, deadline - time.monotonic())))
+
+
+def _finish(scope: str, key: str, reservation: Reservation, response: Response | None) -> None:
+    owned = (IdempotencyRecord.id == reservation.record_id, IdempotencyRecord.created_at == reservation.token,
+             IdempotencyRecord.completed_at.is_(None))
+    session = database().session()
+    try:
         if response is None or response.status_code >= 500:
             # The request failed on our side: free the key so the client's retry runs again.
-            session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record.id))
+            session.execute(delete(IdempotencyRecord).where(*owned).execution_options(synchronize_session=False))
         else:
-            record.status_code = response.status_code
-            record.response = response.get_json(silent=True) if response.data else None
-            record.completed_at = now()
+            body = response.get_json(silent=True) if response.data else None
+            # Conditional on the lease this request holds: a retry that took it over must not be overwritten.
+            session.execute(update(IdempotencyRecord).where(*owned)
+                            .values(status_code=response.status_code, response=body, completed_at=now())
+                            .execution_options(synchronize_session=False))
         session.commit()
+    except SQLAlchemyError:
+        # The database is gone: the reservation stays until its lease expires, then a retry takes it over.
+        session.rollback()
+        log.warning("could not finish idempotency record %s/%s; its lease will expire", scope, key, exc_info=True)
     finally:
         session.close()
 
@@ -110,17 +221,15 @@ def idempotent(view: F) -> F:
             raise ValidationFailed({"Idempotency-Key": ["Use 1 to 200 characters."]})
         actor = current_actor()
         scope = f"{actor.role}:{actor.id}"
-        fingerprint = request_fingerprint()
-        existing = _reserve(scope, key, fingerprint)
-        if existing is not None:
-            if existing.request_hash != fingerprint:
-                raise Conflict("This Idempotency-Key was used with a different request.", code="idempotency_conflict")
-            if existing.completed_at is None:
-                existing = _wait_for(scope, key, current_app.config["CHECKIN"]["IDEMPOTENCY_WAIT_SECONDS"])
-                if existing is None or existing.completed_at is None:
-                    raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.",
-                                   code="idempotency_in_progress")
-            return _replay(existing)
+        settings = IdempotencySettings.from_config(current_app.config["CHECKIN"])
+        try:
+            outcome = acquire(scope, key, request_fingerprint(), settings)
+        except InProgress as exc:
+            response = handle_app_error(exc)
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
+        if isinstance(outcome, IdempotencyRecord):
+            return _replay(outcome)
         try:
             try:
                 response = make_response(view(*args, **kwargs))
@@ -129,9 +238,9 @@ def idempotent(view: F) -> F:
             except HTTPException as exc:
                 response = handle_http_exception(exc)
         except BaseException:
-            _finish(scope, key, None)
+            _finish(scope, key, outcome, None)
             raise
-        _finish(scope, key, response)
+        _finish(scope, key, outcome, response)
         return response
 
     return wrapper  # type: ignore[return-value]

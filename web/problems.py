@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
 from flask import Flask, Response, json, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from storage.blobs import BlobStoreFull, BlobStoreUnavailable
 from supervision.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -28,7 +32,14 @@ HTTP_CODES = {
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
+    507: "storage_full",
 }
+
+# Seconds a client should wait before retrying after an outage (a database restart, a full disk being cleared).
+DATABASE_RETRY_AFTER = 5
+STORAGE_RETRY_AFTER = 60
+FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+UNWRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
 
 
 def problem(status: int, code: str, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
@@ -61,6 +72,7 @@ HTTP_TITLES = {
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",
+    507: "Insufficient storage",
 }
 
 
@@ -108,12 +120,49 @@ def handle_http_exception(error: HTTPException) -> Response:
     return problem(status, code, detail, headers=headers)
 
 
+def _database_down(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is installed with the PostgreSQL extra
+        return False
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+
+
+def outage_problem(error: BaseException) -> Response | None:
+    """The answer for an infrastructure outage (database down, blob store full or unwritable), else None."""
+    if _database_down(error):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, type(error).__name__,
+                    exc_info=error)
+        return problem(503, "service_unavailable",
+                       "The database is not reachable right now; it is safe to retry shortly.",
+                       headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    full = isinstance(error, BlobStoreFull) or (isinstance(error, OSError) and error.errno in FULL_ERRNOS)
+    if full:
+        log.error("blob store full on %s %s", request.method, request.path, exc_info=error)
+        return problem(507, "storage_full", "The photo store is full; the upload was not kept. Retry later.",
+                       headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
+    unavailable = isinstance(error, BlobStoreUnavailable) or (isinstance(error, OSError)
+                                                              and error.errno in UNWRITABLE_ERRNOS)
+    if unavailable:
+        log.error("blob store unavailable on %s %s", request.method, request.path, exc_info=error)
+        return problem(503, "storage_unavailable", "The photo store cannot be used right now; retry later.",
+                       headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
+    return None
+
+
 def handle_unexpected(error: Exception) -> Response:
-    """Anything else: log it, answer 500 without internals."""
+    """Anything else: outages are 503/507 with Retry-After; the rest is logged and answered 500 without internals."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     if isinstance(error, AppError):
         return handle_app_error(error)
+    outage = outage_problem(error)
+    if outage is not None:
+        return outage
     log.exception("unhandled error on %s %s", request.method, request.path)
     return problem(500, "internal_error", "The server failed to process the request; it is safe to retry.")
 

@@ -4,37 +4,99 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from supervision.errors import ValidationFailed
 
 T = TypeVar("T")
 
+# Ids are database integer keys: anything outside 1..2^31-1 names no row (and overflows PostgreSQL's integer).
+MAX_ID = 2**31 - 1
+# Dates outside these years are typing mistakes or probes; they also overflow when shifted to UTC.
+MIN_YEAR, MAX_YEAR = 1900, 2100
+MAX_CURSOR_LENGTH = 512
+
 
 class StrictSchema(Schema):
-    """Input schema that rejects unknown fields."""
+    """Input schema that rejects unknown fields, and NUL characters in strings (PostgreSQL cannot store them)."""
 
     class Meta:
         unknown = RAISE
 
+    @pre_load
+    def _refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, Mapping):
+            bad = {name: ["Must not contain NUL characters."] for name, value in data.items()
+                   if _has_nul(name) or _has_nul(value)}
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, str) and "\x00" in item for item in value)
+    return False
+
+
+class Id(fields.Integer):
+    """An id in a query or form field: 1..2^31-1, else the field's validation error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def _check_year(value: dt.date) -> None:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValidationError(f"Must be between the years {MIN_YEAR} and {MAX_YEAR}.")
+
+
+class PlausibleDateTime(fields.AwareDateTime):
+    """An ISO 8601 time with offset, between the years 1900 and 2100."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        _check_year(result)
+        return result
+
+
+class PlausibleDate(fields.Date):
+    """An ISO 8601 date between the years 1900 and 2100."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        _check_year(result)
+        return result
+
 
 class PageArgsSchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None)
+    cursor = fields.String(load_default=None, validate=validate.Length(max=MAX_CURSOR_LENGTH))
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The position an opaque cursor stands for (None for the first page)."""
+def is_id(value: Any) -> bool:
+    """Whether value can be a row id (an int in 1..2^31-1, not a bool)."""
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
+def decode_cursor(cursor: str | None, valid: Callable[[Any], bool] = is_id) -> Any:
+    """The position an opaque cursor stands for (None for the first page); 422 unless valid(position)."""
     if not cursor:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["after"]
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, binascii.Error) as exc:
         raise ValidationFailed({"cursor": ["Invalid cursor."]}) from exc
+    if not valid(position):
+        raise ValidationFailed({"cursor": ["Invalid cursor."]})
+    return position
 
 
 def encode_cursor(position: Any) -> str:

@@ -7,6 +7,7 @@ from storage.models.checkin import Checkin
 from storage.models.leave import LeaveRequest
 from storage.models.org import Account, Office
 from storage.models.person import Device, Person, ReferenceFace, ReferenceTemplate
+from storage.models.security import LoginAttempt
 from storage.models.task import LivenessChallenge, Task
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "IdempotencyRecord",
     "LeaveRequest",
     "LivenessChallenge",
+    "LoginAttempt",
     "Office",
     "Person",
     "ReferenceFace",

@@ -1,4 +1,4 @@
-"""Database failures in the middle of a check-in: a clean 500, no orphaned photo, no lost photo, a working retry."""
+"""Database failures in the middle of a check-in: a clean 503, no orphaned photo, no lost photo, a working retry."""
 
 from __future__ import annotations
 
@@ -66,8 +66,9 @@ def test_failed_insert_leaves_no_photo_behind_and_the_retry_succeeds(client: Any
     with listening(Checkin, "before_insert", _refuse_checkin_insert):
         failed = post_checkin(client, phone, photo, captured_at=captured_at, key="checkin-0009")
 
-    body = assert_problem(failed, 500, "internal_error")
-    assert "safe to retry" in body["detail"]
+    # A database that fails is an outage: 503 with Retry-After, which clients retry.
+    body = assert_problem(failed, 503, "service_unavailable")
+    assert "safe to retry" in body["detail"] and failed.headers.get("Retry-After")
     assert blob_files(blobs.root) == before
     assert count_checkins(db_session) == 0
 
@@ -96,7 +97,7 @@ def test_failed_commit_leaves_no_photo_behind(client: Any, auth: Any, person: An
     with listening(Session, "before_commit", _refuse_checkin_commit):
         failed = post_checkin(client, headers, photo, captured_at=clock.now())
 
-    assert_problem(failed, 500, "internal_error")
+    assert_problem(failed, 503, "service_unavailable")
     assert count_checkins(db_session) == 0
     assert blob_files(blobs.root) == before
 

@@ -202,7 +202,8 @@ def test_english_labels_in_the_csv(officer_console, register):
     assert "Probation" in text and "On the register" in text
 
 
-@pytest.mark.parametrize("query", ["start=2026-13-01&end=2026-03-31", "start=2026-03-01&end=2026-01-01"])
+@pytest.mark.parametrize("query", ["start=2026-13-01&end=2026-03-31", "start=2026-03-01&end=2026-01-01",
+                                   "start=0001-01-01&end=2026-03-31", "start=2026-01-01&end=9999-12-31"])
 def test_invalid_periods_are_refused(officer_console, query):
     assert officer_console.get(f"/console/report?{query}").status_code == 400
     assert officer_console.get(f"/console/report.csv?{query}").status_code == 400

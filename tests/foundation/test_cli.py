@@ -129,7 +129,7 @@ def test_create_officer_errors_are_reported(run, initialised, cli_env):
     no_office = run("create-officer", "wang", "--office", "NOPE", "--password-stdin", input=PASSWORD + "\n")
     taken = run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
 
-    assert short.exit_code != 0 and "10 characters" in short.output
+    assert short.exit_code != 0 and "12 characters" in short.output
     assert no_office.exit_code != 0 and "NOPE" in no_office.output
     assert taken.exit_code != 0 and "zhang" in taken.output
     assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"zhang": "officer"}

@@ -236,8 +236,9 @@ def test_a_job_that_fails_is_recorded_on_the_task(client, auth, enrolled, person
 def test_inspections_are_listed_for_officers(client, auth, enrolled, person_still):
     headers = auth.headers("officer1")
     first = _create(client, headers, enrolled.id)
-    second = _create(client, headers, enrolled.id)
+    # One open inspection per person: the second is asked for once the first is answered.
     _upload(client, auth.person("P001"), first["id"], person_still)
+    second = _create(client, headers, enrolled.id)
 
     listed = client.get(f"{OFFICER}/video-inspections?person_id={enrolled.id}", headers=headers).get_json()
     completed = client.get(f"{OFFICER}/video-inspections?status=completed", headers=headers).get_json()

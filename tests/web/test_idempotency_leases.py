@@ -1,0 +1,174 @@
+"""Idempotency-Key reservations are leases: an orphaned one is taken over, a young one answers 409 quickly."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import IdempotencyRecord, LeaveRequest
+from supervision.sweep import run_sweep
+from tests.factories import World
+from tests.leave.conftest import LEAVE, NOW, leave_body
+from web.idempotency import IdempotencySettings, take_over
+
+LEASE = timedelta(seconds=120)
+
+
+def fingerprint(app: Any, body: dict[str, Any]) -> str:
+    from web.idempotency import request_fingerprint
+
+    with app.test_request_context(LEAVE, method="POST", json=body):
+        return request_fingerprint()
+
+
+def reserve(db_session: Any, app: Any, world: World, key: str, *, age: timedelta,
+            body: dict[str, Any] | None = None, **values: Any) -> IdempotencyRecord:
+    """A reservation left behind by a request that started age ago (and, unless told, never finished)."""
+    record = IdempotencyRecord(scope=f"person:{world.person.id}", key=key,
+                               request_hash=fingerprint(app, body or leave_body()), created_at=NOW - age, **values)
+    db_session.add(record)
+    db_session.commit()
+    return record
+
+
+def leave_count(db_session: Any) -> int:
+    db_session.expire_all()
+    return db_session.scalar(select(func.count(LeaveRequest.id)))
+
+
+def test_the_defaults_lease_a_reservation_for_the_worker_timeout_and_wait_briefly(app: Any) -> None:
+    settings = IdempotencySettings.from_config(app.config["CHECKIN"])
+    assert settings.lease == LEASE
+    assert settings.wait_seconds == 2
+    assert settings.retention == timedelta(hours=72)
+
+
+@pytest.mark.parametrize("bad", [{"IDEMPOTENCY_LEASE_SECONDS": 0}, {"IDEMPOTENCY_WAIT_SECONDS": -1},
+                                 {"IDEMPOTENCY_WAIT_SECONDS": 600}, {"IDEMPOTENCY_RETENTION_HOURS": 0}])
+def test_bad_settings_stop_the_start(tmp_path: Any, bad: dict[str, Any]) -> None:
+    from server.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError):
+        load_config({"INSTANCE_PATH": str(tmp_path), **bad}, environ={})
+
+
+def test_an_orphaned_reservation_is_taken_over_and_the_request_recorded_once(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any) -> None:
+    reserve(db_session, app, world, "orphan-1", age=LEASE + timedelta(seconds=1))
+    headers = {**phone, "Idempotency-Key": "orphan-1"}
+    first = client.post(LEAVE, json=leave_body(), headers=headers)
+    assert first.status_code == 201, first.get_json()
+    assert "Idempotent-Replayed" not in first.headers
+    again = client.post(LEAVE, json=leave_body(), headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["id"] == first.get_json()["id"]
+    assert leave_count(db_session) == 1
+    records = list(db_session.scalars(select(IdempotencyRecord)))
+    assert len(records) == 1 and records[0].completed_at is not None and records[0].status_code == 201
+
+
+def test_a_young_reservation_answers_409_with_retry_after_quickly(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any) -> None:
+    reserve(db_session, app, world, "young-1", age=timedelta(seconds=30))
+    started = time.monotonic()
+    response = client.post(LEAVE, json=leave_body(), headers={**phone, "Idempotency-Key": "young-1"})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 409
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "idempotency_in_progress"
+    assert 1 <= int(response.headers["Retry-After"]) <= 5
+    assert elapsed < 5  # it polls ~2 s, not the old 10 s
+    assert leave_count(db_session) == 0
+
+
+@pytest.mark.parametrize("app_overrides", [{"IDEMPOTENCY_WAIT_SECONDS": 0}])
+def test_the_wait_is_configurable(client: Any, app: Any, phone: dict[str, str], world: World,
+                                  db_session: Any) -> None:
+    reserve(db_session, app, world, "young-2", age=LEASE - timedelta(seconds=1))
+    started = time.monotonic()
+    response = client.post(LEAVE, json=leave_body(), headers={**phone, "Idempotency-Key": "young-2"})
+    assert response.status_code == 409 and response.headers["Retry-After"] == "1"  # one second of lease left
+    assert time.monotonic() - started < 1
+
+
+def test_a_late_finish_of_the_orphaned_request_does_not_overwrite_the_takeover(
+        app: Any, world: World, db_session: Any) -> None:
+    from flask import Response
+
+    from web.idempotency import Reservation, _finish
+
+    record = reserve(db_session, app, world, "late-1", age=LEASE)
+    old = Reservation(record.id, record.created_at)
+    settings = IdempotencySettings.from_config(app.config["CHECKIN"])
+    with app.app_context():
+        assert take_over(record, fingerprint=record.request_hash, at=NOW, settings=settings) is not None
+        _finish(record.scope, record.key, old, Response("{}", status=201, mimetype="application/json"))
+    db_session.expire_all()
+    again = db_session.get(IdempotencyRecord, record.id)
+    assert again.completed_at is None and again.created_at == NOW  # still the new owner's reservation
+
+
+def test_two_concurrent_takeovers_have_one_winner(app: Any, world: World, db_session: Any) -> None:
+    record = reserve(db_session, app, world, "race-1", age=LEASE + timedelta(seconds=5))
+    settings = IdempotencySettings.from_config(app.config["CHECKIN"])
+    barrier = threading.Barrier(4, timeout=30)
+
+    def claim(_: int) -> bool:
+        with app.app_context():
+            barrier.wait()
+            return take_over(record, fingerprint=record.request_hash, at=NOW, settings=settings) is not None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert sorted(pool.map(claim, range(4))) == [False, False, False, True]
+
+
+def test_concurrent_retries_of_an_orphaned_request_record_it_once(
+        app: Any, phone: dict[str, str], world: World, db_session: Any) -> None:
+    reserve(db_session, app, world, "race-2", age=LEASE + timedelta(seconds=5))
+    barrier = threading.Barrier(3, timeout=30)
+
+    def send(_: int) -> tuple[int, str | None]:
+        client = app.test_client()  # one test client per thread
+        barrier.wait()
+        response = client.post(LEAVE, json=leave_body(), headers={**phone, "Idempotency-Key": "race-2"})
+        return response.status_code, response.headers.get("Idempotent-Replayed")
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(send, range(3)))
+    assert sorted(results, key=str).count((201, None)) == 1, results  # one winner ran the request
+    assert all(status in (201, 409) for status, _ in results), results
+    assert leave_count(db_session) == 1
+
+
+def test_a_finished_answer_is_replayed_until_it_expires_then_the_key_runs_again(
+        client: Any, app: Any, clock: Any, phone: dict[str, str], db_session: Any) -> None:
+    headers = {**phone, "Idempotency-Key": "old-1"}
+    assert client.post(LEAVE, json=leave_body(), headers=headers).status_code == 201
+    clock.advance(timedelta(hours=71))
+    assert client.post(LEAVE, json=leave_body(), headers=headers).headers["Idempotent-Replayed"] == "true"
+    clock.advance(timedelta(hours=2))
+    fresh = client.post(LEAVE, json=leave_body(start=NOW + timedelta(days=10)), headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    assert leave_count(db_session) == 2
+
+
+def test_the_sweep_prunes_expired_records_and_keeps_fresh_ones(app: Any, world: World, db_session: Any) -> None:
+    finished = {"completed_at": NOW - timedelta(hours=73), "status_code": 201, "response": {"id": 1}}
+    reserve(db_session, app, world, "expired", age=timedelta(hours=74), **finished)
+    reserve(db_session, app, world, "orphaned", age=timedelta(hours=73))
+    reserve(db_session, app, world, "fresh", age=timedelta(hours=71), completed_at=NOW - timedelta(hours=71),
+            status_code=201)
+    reserve(db_session, app, world, "running", age=timedelta(seconds=10))
+    counts = run_sweep(session=db_session, now=NOW, settings=app.config["CHECKIN"])
+    db_session.commit()
+    assert counts["idempotency_pruned"] == 2
+    assert sorted(db_session.scalars(select(IdempotencyRecord.key))) == ["fresh", "running"]
+    again = run_sweep(session=db_session, now=NOW, settings=app.config["CHECKIN"])
+    db_session.commit()
+    assert again["idempotency_pruned"] == 0
