@@ -250,6 +250,8 @@ def scratch_database(server_url: str | None) -> Iterator[str | None]:
         try:
             yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
         finally:
+            # A fresh connection: the soak bench restarts the server in between, which kills pooled ones.
+            admin.dispose()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
     finally:
