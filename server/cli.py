@@ -205,12 +205,10 @@ def reencode(template: str, force: bool, batch: int) -> None:
     engine = get_engine(config["FACE_ENGINE"])
     keys = {"current": engine.template_keys, "sface": (SFACE,), "dlib": (DLIB,)}[template]
     if any(key not in engine.embedders for key in keys):
-        # An embedder the configured matcher does not use: a one-off engine that computes it.
-        from verification.engine import FaceEngine
-        from verification.settings import EngineSettings
+        # An embedder the configured matcher does not use: the configured engine with both templates.
+        import dataclasses
 
-        matcher = "sface+dlib"
-        engine = FaceEngine(EngineSettings.from_mapping({"matcher": matcher}), engine.models)
+        engine = get_engine(dataclasses.replace(engine.settings, matcher="sface+dlib"))
     blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
     db = _database(config)
     with db.transaction() as session:

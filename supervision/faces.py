@@ -75,8 +75,7 @@ def stored_templates(session: Session, reference_ids: Iterable[int]) -> dict[int
 def add_templates(*, session: Session, reference: ReferenceFace, templates: Mapping[str, np.ndarray],
                   engine_version: str, now: datetime) -> None:
     """Store a reference's templates (one row per embedder key)."""
-    complete = getattr(templates, "complete", None)  # an analysis' TemplateSet computes its pending templates
-    for key, vector in (complete() if complete else templates).items():
+    for key, vector in templates.items():
         session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=encoding_to_bytes(vector),
                                       engine_version=engine_version, created_at=now))
     session.flush()
@@ -198,8 +197,8 @@ def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, a
     )
     session.add(reference)
     session.flush()
-    add_templates(session=session, reference=reference, templates=analysis.templates, engine_version=engine.version,
-                  now=now)
+    add_templates(session=session, reference=reference, templates=analysis.templates.complete(),
+                  engine_version=engine.version, now=now)
     record_event(session=session, actor=actor, action=AuditAction.FACE_ENROLLED, at=now, person_id=person.id,
                  office_id=person.office_id, target_type="reference_face", target_id=reference.id,
                  details={"forced": force, "note": note, "sha256": stored.sha256})

@@ -153,7 +153,7 @@ class FaceEngine:
             self._opencv = _shared_opencv(self.settings)
         return self._opencv
 
-    @property
+    @functools.cached_property
     def dlib_embedder(self) -> DlibEmbedder:
         """dlib's ResNet and 68-point predictor behind the embedder interface."""
         return DlibEmbedder(self.models, num_jitters=self.settings.num_jitters)
@@ -225,7 +225,7 @@ class FaceEngine:
                 )
             flags.append("multiple_faces")
         self._gate(gates, quality)
-        observations = [self._observe(work, face, full_scale, landmarks=False, lazy=True) for face in faces]
+        observations = [self._observe(work, face, full_scale, landmarks=False) for face in faces]
         timings["encode"] = round((time.perf_counter() - t1) * 1000.0, 2)
         if q.touches_border(observations[0].box, decoded.width, decoded.height):
             flags.append("face_cut_off")
@@ -258,21 +258,17 @@ class FaceEngine:
                 faces.append(other)
         return faces, sorted(set(flags), key=flags.index)
 
-    def _observe(self, image: np.ndarray, face: Detection, scale: float, *, landmarks: bool,
-                 lazy: bool = False) -> FaceObservation:
-        computed: dict[str, np.ndarray] = {}
-        pending: dict[str, Callable[[], np.ndarray]] = {}
-        for key, embedder in self.embedders.items():
-            if lazy and key != self.primary_key:
-                pending[key] = functools.partial(embedder.embed, image, face)
-            else:
-                computed[key] = embedder.embed(image, face)
+    def _observe(self, image: np.ndarray, face: Detection, scale: float, *, landmarks: bool) -> FaceObservation:
+        # The deciding template now; the others (dlib's second opinion) only when a rule asks for them.
+        computed = {self.primary_key: self.embedders[self.primary_key].embed(image, face)}
+        pending = {key: functools.partial(embedder.embed, image, face)
+                   for key, embedder in self.embedders.items() if key != self.primary_key}
         templates = TemplateSet(computed, pending)
         points68 = None
         if landmarks:
             points68 = self.dlib_embedder.points68(image, face)
         return FaceObservation(
-            box=_full_box(face, scale),
+            box=face.scaled(scale).trbl(),
             encoding=computed[self.primary_key],
             landmarks=_landmark_dict(points68, scale) if points68 is not None else None,
             detector_score=round(face.score, 3),
@@ -346,7 +342,7 @@ class FaceEngine:
             result.second_opinion = {"template": DLIB, "consulted": False,
                                      "consult_above": self.settings.dlib_consult_above}
             return result
-        veto_at = float(self.settings.dlib_veto_threshold or 0.0)
+        veto_at = self.settings.veto
         second = match_encodings(probe[DLIB], references.get(DLIB, ()), verify_threshold=veto_at,
                                  reject_threshold=veto_at)
         result.second_opinion = {"template": DLIB, "consulted": True, "distance": second.distance,
@@ -360,8 +356,7 @@ class FaceEngine:
         """Find and template every face in an upright RGB video frame, largest first, without quality gates."""
         frame = np.ascontiguousarray(rgb, dtype=np.uint8)
         found = sorted(self._detect(frame), key=lambda d: d.side, reverse=True)
-        # Frames carry the deciding template; the second opinion (dlib) is computed only if asked for.
-        return [self._observe(frame, face, 1.0, landmarks=landmarks, lazy=True) for face in found]
+        return [self._observe(frame, face, 1.0, landmarks=landmarks) for face in found]
 
 
 def _shrink(rgb: np.ndarray, limit: int, long_side: int) -> tuple[np.ndarray, float]:
@@ -373,11 +368,6 @@ def _shrink(rgb: np.ndarray, limit: int, long_side: int) -> tuple[np.ndarray, fl
     size = (max(1, round(rgb.shape[1] * factor)), max(1, round(rgb.shape[0] * factor)))
     small = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
     return small, rgb.shape[1] / small.shape[1]
-
-
-def _full_box(face: Detection, scale: float) -> tuple[int, int, int, int]:
-    top, right, bottom, left = face.trbl()
-    return round(top * scale), round(right * scale), round(bottom * scale), round(left * scale)
 
 
 def _landmark_dict(points: np.ndarray, scale: float) -> dict[str, list[tuple[int, int]]]:

@@ -320,8 +320,7 @@ def score_identities(
     imp = np.asarray([p.distance for p in pairs if p.owner != p.claimed])
     fused_rates = None
     if fused:
-        veto = float(settings.dlib_veto_threshold or 0.0)
-        scores = [_fused_score(p, settings.verify, veto, settings.dlib_consult_above) for p in pairs]
+        scores = [_fused_score(p, settings.verify, settings.veto, settings.dlib_consult_above) for p in pairs]
         fused_rates = rates_at(
             np.asarray([x for x, p in zip(scores, pairs, strict=True) if p.owner == p.claimed]),
             np.asarray([x for x, p in zip(scores, pairs, strict=True) if p.owner != p.claimed]),
@@ -365,7 +364,6 @@ def _lookalikes(pairs: list[_Pair], identities: Sequence[Identity], settings: En
     """Every probe of a relative scored against a look-alike family member's references."""
     names = [i.name for i in identities]
     rows = []
-    veto = float(settings.dlib_veto_threshold or 0.0)
     for pair in pairs:
         if pair.owner == pair.claimed:
             continue
@@ -374,7 +372,7 @@ def _lookalikes(pairs: list[_Pair], identities: Sequence[Identity], settings: En
             continue
         score = pair.distance
         if pair.second is not None:
-            score = _fused_score(pair, settings.verify, veto, settings.dlib_consult_above)
+            score = _fused_score(pair, settings.verify, settings.veto, settings.dlib_consult_above)
         band = band_for(score, settings.verify, settings.reject)
         rows.append({"probe_of": owner, "claimed": claimed, "distance": round(pair.distance, 4),
                      "second_distance": None if pair.second is None else round(pair.second, 4), "band": band})

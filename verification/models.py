@@ -6,6 +6,7 @@ import functools
 import hashlib
 import importlib.resources
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,27 +142,25 @@ class OpenCVModels:
 
     def detector(self) -> Any:
         """This thread's YuNet detector."""
-        found = getattr(self._local, "detector", None)
-        if found is None:
-            import cv2
+        import cv2
 
-            try:
-                found = cv2.FaceDetectorYN.create(str(self.files.yunet), "", (320, 320), self.score_threshold,
-                                                  self.nms_threshold, 5000)
-            except cv2.error as exc:
-                raise ModelFileError(f"OpenCV {cv2.__version__} could not load {self.files.yunet.name}: {exc}") from exc
-            self._local.detector = found
-        return found
+        return self._per_thread("detector", self.files.yunet, lambda path: cv2.FaceDetectorYN.create(
+            path, "", (320, 320), self.score_threshold, self.nms_threshold, 5000))
 
     def recognizer(self) -> Any:
         """This thread's SFace recogniser."""
-        found = getattr(self._local, "recognizer", None)
+        import cv2
+
+        return self._per_thread("recognizer", self.files.sface, lambda path: cv2.FaceRecognizerSF.create(path, ""))
+
+    def _per_thread(self, name: str, path: Path, create: Callable[[str], Any]) -> Any:
+        found = getattr(self._local, name, None)
         if found is None:
             import cv2
 
             try:
-                found = cv2.FaceRecognizerSF.create(str(self.files.sface), "")
+                found = create(str(path))
             except cv2.error as exc:
-                raise ModelFileError(f"OpenCV {cv2.__version__} could not load {self.files.sface.name}: {exc}") from exc
-            self._local.recognizer = found
+                raise ModelFileError(f"OpenCV {cv2.__version__} could not load {path.name}: {exc}") from exc
+            setattr(self._local, name, found)
         return found

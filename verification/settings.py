@@ -147,6 +147,11 @@ class EngineSettings:
         """The resolved reject band."""
         return float(self.reject_threshold or 0.0)
 
+    @property
+    def veto(self) -> float:
+        """The resolved dlib veto level of the fused rule."""
+        return float(self.dlib_veto_threshold or 0.0)
+
     def gates(self, purpose: Purpose) -> QualityGates:
         """Return the quality gates for enrolment or check-in photos."""
         if purpose not in ("enrol", "checkin"):

@@ -65,9 +65,9 @@ def enrolled(db_session: Any, person: Any, officer: Any, engine: FaceEngine, med
 
     Photo 1 is not used: it holds a second, cut-off man at its edge whom YuNet finds (HOG did not).
     """
-    encodings = [engine.analyze(photo_path(media_dir, PERSON_IDENTITY, n).read_bytes(), purpose="checkin").templates
-                 for n in (3, 4, 5)]
-    add_references(db_session, person, officer, encodings)
+    photos = [photo_path(media_dir, PERSON_IDENTITY, n).read_bytes() for n in (3, 4, 5)]
+    templates = [engine.analyze(photo, purpose="checkin").templates.complete() for photo in photos]
+    add_references(db_session, person, officer, templates)
     return person
 
 

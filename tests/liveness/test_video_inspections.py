@@ -127,7 +127,8 @@ def test_the_real_clip_end_to_end_with_the_person_enrolled_from_its_frames(
         client, auth, person, officer, db_session, engine, media_dir):
     clip = media_dir / "video" / "short_hamilton_clip.mp4"
     frames = read_frames(clip, (97, 143, 187))
-    add_references(db_session, person, officer, [engine.encode_frame(frames[n])[0].templates for n in sorted(frames)])
+    add_references(db_session, person, officer, [engine.encode_frame(frames[n])[0].templates.complete()
+                                                   for n in sorted(frames)])
     task = _create(client, auth.headers("officer1"), person.id)
 
     assert _upload(client, auth.person("P001"), task["id"], clip.read_bytes()).status_code == 202
