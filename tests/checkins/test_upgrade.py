@@ -132,3 +132,28 @@ def test_init_db_and_reencode_keep_the_previous_versions_references_usable(insta
     engine.dispose()
     assert versions == {FaceEngine().version} and audit == 2
     assert '"template": "sface-2021dec-int8bq"' in person_b
+
+
+def test_references_that_cannot_be_templated_send_the_check_in_to_review(client, person, officer, phone, clock,
+                                                                         db_session, faces_dir):
+    # A reference of the previous engine whose photo is gone: no SFace template can be made, and its dlib
+    # encoding is never compared with an SFace one.
+    from storage.models import ReferenceFace
+
+    db_session.add(ReferenceFace(person_id=person.id, blob_key="gone00000000", content_type="image/jpeg", size=1,
+                                 sha256="0" * 64, encoding=b"\x00" * 1024, quality={},
+                                 engine_version=OLD_ENGINE_VERSION, created_by_id=officer.id))
+    db_session.commit()
+    photo = _photos(faces_dir, IDENTITIES["P_OLD_A"])[6].read_bytes()
+
+    response = client.post(CHECKINS, headers=phone, content_type="multipart/form-data",
+                           data=checkin_form(photo, captured_at=clock.now()))
+
+    body = response.get_json()
+    assert response.status_code == 201, body
+    assert body["status"] == "needs_review" and "references_not_encoded" in body["reasons"]
+    from storage.models import Checkin
+
+    db_session.expire_all()
+    match = db_session.scalar(select(Checkin.match))
+    assert match["references"]["used"] == 0 and len(match["references"]["unusable"]) == 1
