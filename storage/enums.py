@@ -119,6 +119,13 @@ class AlertType(StrEnum):
     VIDEO_INSPECTION_FAILED = "video_inspection_failed"
     VIDEO_INSPECTION_MISSED = "video_inspection_missed"
     EVIDENCE_INTEGRITY = "evidence_integrity"  # a stored photo or frame is missing or fails its integrity check
+    # Location supervision between check-ins (supervision/tracking.py, docs/location.md).
+    LEFT_COUNTY_WITHOUT_LEAVE = "left_county_without_leave"  # 不假外出
+    EXCLUSION_ZONE_ENTERED = "exclusion_zone_entered"  # 禁止令
+    CURFEW_BREACH = "curfew_breach"
+    LOCATION_GAP = "location_gap"
+    LOCATION_SPOOF_SUSPECTED = "location_spoof_suspected"
+    PERSON_PHONE_SEPARATION = "person_phone_separation"  # 人机分离
 
 
 class AlertStatus(StrEnum):
@@ -132,3 +139,26 @@ class SanctionKind(StrEnum):
     POLICE_PENALTY_REQUEST = "police_penalty_request"  # 提请治安管理处罚
     REVOCATION_REQUEST = "revocation_request"  # 提请撤销缓刑/假释
     RETURN_TO_PRISON = "return_to_prison"  # 收监执行
+
+
+class ZoneKind(StrEnum):
+    INCLUSION = "inclusion"  # the home area or the county of residence; approved leave adds one at the destination
+    EXCLUSION = "exclusion"  # a place a prohibition order (禁止令) bans, optionally only at certain hours
+    CURFEW = "curfew"  # be inside this area (default: the home area) between the given hours
+
+
+class ZoneScope(StrEnum):
+    HOME = "home"  # leaving it is 越界 (outside_area)
+    COUNTY = "county"  # leaving it is 不假外出 (left_county_without_leave)
+
+
+class LocationSignal(StrEnum):
+    """Why a location or person-phone separation (人机分离) alert was raised; kept in the alert's evidence."""
+
+    MOCK_LOCATION = "mock_location"
+    IMPOSSIBLE_SPEED = "impossible_speed"
+    JUMP_WITHOUT_TRAVEL_TIME = "jump_without_travel_time"
+    SPOT_CHECK_FACE_MISMATCH = "spot_check_face_mismatch"
+    STATIONARY_PHONE_MISSED_SPOT_CHECK = "stationary_phone_missed_spot_check"
+    CHECKIN_AFTER_WINDOW_OPENS_THEN_AWAY = "checkin_after_window_opens_then_away"
+    CHECKIN_LOCATION_DISAGREES = "checkin_location_disagrees"

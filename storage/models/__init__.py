@@ -5,6 +5,7 @@ from storage.models.audit import AuditEvent
 from storage.models.auth import AuthSession, IdempotencyRecord
 from storage.models.checkin import Checkin
 from storage.models.leave import LeaveRequest
+from storage.models.location import LocationFix, LocationTracking, LocationZone
 from storage.models.org import Account, Office
 from storage.models.person import Device, Person, ReferenceFace, ReferenceTemplate
 from storage.models.security import LoginAttempt
@@ -20,6 +21,9 @@ __all__ = [
     "IdempotencyRecord",
     "LeaveRequest",
     "LivenessChallenge",
+    "LocationFix",
+    "LocationTracking",
+    "LocationZone",
     "LoginAttempt",
     "Office",
     "Person",
