@@ -8,11 +8,12 @@ from marshmallow import fields
 
 from mobile_api.tasks import PhoneTaskSchema, duty_policy
 from storage.models import Person
-from supervision import duties, faces, tasks
+from supervision import duties, faces, tasks, tracking
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
 from web.schemas import StrictSchema
+from web.zones import TrackingStateSchema
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The person's own profile")
 
@@ -31,13 +32,15 @@ class MeSchema(StrictSchema):
     # {"date", "start", "end", "level"}: start and end in ISO 8601 with the office's offset.
     next_checkin_due = fields.Dict(allow_none=True)
     open_tasks = fields.List(fields.Nested(PhoneTaskSchema))
+    # Location tracking between check-ins: whether it is on, how often to report, until when, the zones.
+    location_tracking = fields.Nested(TrackingStateSchema)
 
 
 @blp.get("")
 @auth_required("person")
 @blp.response(200, MeSchema)
 def me() -> dict[str, Any]:
-    """Your profile, supervision level, next check-in window and open tasks."""
+    """Your profile, supervision level, next check-in window, open tasks and location tracking."""
     session = db_session()
     actor = current_actor()
     person = session.get(Person, actor.id)
@@ -56,4 +59,5 @@ def me() -> dict[str, Any]:
         "enrolled_references": faces.count_references(session, person.id),
         "next_checkin_due": due.as_dict() if due else None,
         "open_tasks": tasks.list_open_tasks(session=session, person_id=person.id),
+        "location_tracking": tracking.tracking_state(session=session, person=person, now=now()),
     }

@@ -13,6 +13,7 @@ def blueprints() -> list[Blueprint]:
     from officer_api.leave import blp as leave_blp
     from officer_api.persons import blp as persons_blp
     from officer_api.tasks import blp as tasks_blp
+    from officer_api.tracking import blp as tracking_blp
     from officer_api.video import blp as video_blp
 
-    return [persons_blp, checkins_blp, audit_blp, leave_blp, alerts_blp, tasks_blp, video_blp]
+    return [persons_blp, checkins_blp, audit_blp, leave_blp, alerts_blp, tasks_blp, video_blp, tracking_blp]

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.enums import AlertStatus, AlertType, CheckinStatus, Reason, SanctionKind
+from storage.enums import AlertStatus, AlertType, CheckinKind, CheckinStatus, LocationSignal, Reason, SanctionKind
 from storage.models import Alert, Checkin, Person, Sanction
 from supervision import sanctions
 from supervision.actors import Actor
@@ -124,6 +124,12 @@ def on_checkin_recorded(*, session: Session, checkin: Checkin, person: Person, n
     if checkin.status == CheckinStatus.REJECTED:
         wanted.append((AlertType.FACE_MISMATCH, f"face_mismatch:checkin:{checkin.id}",
                        {**evidence, "match": checkin.match}))
+    if checkin.kind == CheckinKind.SPOT_CHECK and Reason.FACE_MISMATCH in reasons:
+        # 人机分离: the phone answered the spot check, but with somebody else's face.
+        wanted.append((AlertType.PERSON_PHONE_SEPARATION, f"person_phone_separation:checkin:{checkin.id}",
+                       {**evidence, "match": checkin.match, "signal": LocationSignal.SPOT_CHECK_FACE_MISMATCH.value,
+                        "explanation": f"Spot check #{checkin.task_id} was answered from the person's phone with a "
+                                       "face that does not match the references: the phone may not be with them."}))
     if Reason.OUTSIDE_AREA in reasons:
         wanted.append((AlertType.OUTSIDE_AREA, f"outside_area:checkin:{checkin.id}",
                        {**evidence, "latitude": checkin.latitude, "longitude": checkin.longitude,

@@ -35,6 +35,12 @@ class AuditAction:
     VIDEO_REVIEWED = "video.reviewed"
     EVIDENCE_UNAVAILABLE = "evidence.unavailable"
     EVIDENCE_TAMPERED = "evidence.tampered"
+    TRACKING_STARTED = "tracking.started"
+    TRACKING_STOPPED = "tracking.stopped"
+    ZONE_CREATED = "zone.created"
+    ZONE_DELETED = "zone.deleted"
+    TRAIL_VIEWED = "trail.viewed"
+    LOCATION_PURGED = "location.purged"
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,

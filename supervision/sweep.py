@@ -40,6 +40,7 @@ from supervision.accounts import prune_login_attempts
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
 from supervision.leave import LeavePolicy, sweep_leave
 from supervision.tasks import SpotCheckPolicy
+from supervision.tracking import LocationPolicy, run_location_sweep
 
 ALERT_COLUMNS = ("person_id", "office_id", "type", "status", "dedupe_key", "occurred_at", "created_at", "evidence")
 FAILED_ATTEMPTS = (CheckinStatus.FAILED, CheckinStatus.REJECTED)
@@ -60,6 +61,8 @@ class SweepSettings:
     leave_policy: Any = None
     # Finished Idempotency-Key answers are replayed this long, then pruned.
     idempotency_retention: timedelta = timedelta(hours=72)
+    # Location supervision between check-ins (supervision/tracking.py).
+    location: LocationPolicy = field(default_factory=LocationPolicy)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SweepSettings:
@@ -73,7 +76,7 @@ class SweepSettings:
         return cls(duties=DutyPolicy.from_config(config), spot_checks=SpotCheckPolicy.from_config(config),
                    lookback=timedelta(hours=float(config.get("SWEEP_LOOKBACK_HOURS", 72))), failure_count=count,
                    failure_window=timedelta(hours=float(config.get("REPEATED_FAILURES_WINDOW_HOURS", 24))),
-                   config=config, idempotency_retention=retention)
+                   config=config, idempotency_retention=retention, location=LocationPolicy.from_config(config))
 
 
 def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapping[str, Any]) -> dict[str, int]:
@@ -90,6 +93,8 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
     counts["idempotency_pruned"] = prune_idempotency_records(session=session, now=now,
                                                              retention=settings.idempotency_retention)
     counts["login_attempts_pruned"] = prune_login_attempts(session=session, now=now)
+    counts.update(run_location_sweep(session=session, now=now, policy=settings.location, lookback=settings.lookback,
+                                     duties=settings.duties))
     session.flush()
     return counts
 
