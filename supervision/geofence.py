@@ -160,6 +160,7 @@ class GeofenceRules:
     corridor_m: float = 30_000.0
     checkin_fix_minutes: float = 10.0
     checkin_disagree_m: float = 1000.0
+    run_break: timedelta = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -223,11 +224,21 @@ def confirmed(run: Sequence[Fix], rules: GeofenceRules) -> bool:
     return len(run) >= 2 and (run[-1].at - run[0].at) >= timedelta(minutes=rules.confirm_minutes)
 
 
-def confirmed_runs(states: Iterable[tuple[Fix, str]], rules: GeofenceRules) -> list[list[Fix]]:
-    """Runs of consecutive hits (unknown fixes neither count nor break a run) that are confirmed."""
+def confirmed_runs(states: Iterable[tuple[Fix, str]], rules: GeofenceRules,
+                   zone: ZoneInfo | None = None) -> list[list[Fix]]:
+    """Runs of consecutive hits (unknown fixes neither count nor break a run) that are confirmed.
+
+    With a time zone, a run also ends at local midnight and at a silence longer than rules.run_break, so each day
+    outside is judged (and alerted) on its own, whatever window of fixes the caller loaded.
+    """
     runs: list[list[Fix]] = []
     run: list[Fix] = []
     for fix, state in states:
+        if run and zone is not None and (fix.at - run[-1].at > rules.run_break
+                                         or fix.at.astimezone(zone).date() != run[-1].at.astimezone(zone).date()):
+            if confirmed(run, rules):
+                runs.append(run)
+            run = []
         if state == HIT:
             run.append(fix)
         elif state == CLEAR:
@@ -292,7 +303,7 @@ def _area_detections(fixes: Sequence[Fix], areas: PersonAreas, rules: GeofenceRu
                 state = CLEAR
             states.append((fix, state))
         seen_days: set[str] = set()
-        for run in confirmed_runs(states, rules):
+        for run in confirmed_runs(states, rules, zone):
             day = _day(run[0].at, zone)
             if day in seen_days:
                 continue  # one alert per day: the key below says so too
@@ -316,7 +327,7 @@ def _zone_detections(fixes: Sequence[Fix], areas: PersonAreas, rules: GeofenceRu
             in_hours = banned.hours is None or banned.hours.window_day(fix.at.astimezone(zone)) is not None
             states.append((fix, inside_shape(fix, banned.shape, rules) if in_hours else CLEAR))
         days: set[str] = set()
-        for run in confirmed_runs(states, rules):
+        for run in confirmed_runs(states, rules, zone):
             day = _day(run[0].at, zone)
             if day not in days:
                 days.add(day)
