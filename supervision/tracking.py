@@ -112,6 +112,8 @@ def active_tracking(session: Session, person: Person, now: datetime) -> Location
     row = session.scalar(select(LocationTracking).where(LocationTracking.person_id == person.id))
     if row is None or row.stopped_at is not None or row.until < now.astimezone(_office_zone(person)).date():
         return None
+    if person.status != PersonStatus.ACTIVE:
+        return None  # released, revoked or transferred: supervision, and with it tracking, has ended
     return row
 
 
@@ -450,7 +452,8 @@ def evaluate_person(*, session: Session, person: Person, start: datetime, end: d
 
 def _active_tracking_condition(now: datetime) -> Any:
     # The end date is compared in UTC here (a few hours' slack at most); active_tracking() is exact per office.
-    return and_(LocationTracking.stopped_at.is_(None), LocationTracking.until >= (now - timedelta(days=1)).date())
+    return and_(LocationTracking.stopped_at.is_(None), LocationTracking.until >= (now - timedelta(days=1)).date(),
+                LocationTracking.person_id.in_(select(Person.id).where(Person.status == PersonStatus.ACTIVE)))
 
 
 def zone_pass(*, session: Session, now: datetime, policy: LocationPolicy, lookback: timedelta) -> dict[str, int]:
