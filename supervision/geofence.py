@@ -22,7 +22,7 @@ HIT, CLEAR, UNKNOWN = "hit", "clear", "unknown"
 EVIDENCE_FIXES = 12  # at most this many fixes are copied into an alert's evidence
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Fix:
     """One position of the phone."""
 

@@ -61,6 +61,7 @@ class LocationPolicy:
     max_age: timedelta = timedelta(days=7)
     gap: timedelta = timedelta(minutes=120)
     context: timedelta = timedelta(hours=12)
+    ingest_context: timedelta = timedelta(minutes=30)
     retention: timedelta = timedelta(days=180)
     tracking_max_days: int = 92
     stationary: timedelta = timedelta(hours=3)
@@ -353,15 +354,19 @@ def ingest_fixes(*, session: Session, person: Person, fixes: Sequence[Mapping[st
     if rows:
         values = list(rows.values())
         _ensure_fix_partitions(session, [row["fixed_at"] for row in values])
-        stmt = _fix_insert(session).values(values)
+        stmt = _fix_insert(session)
         if hasattr(stmt, "on_conflict_do_nothing"):
             stmt = stmt.on_conflict_do_nothing(index_elements=["person_id", "fixed_at", "client_id"])
-        accepted = len(session.execute(stmt.returning(LocationFix.client_id)).all())
+        # An executemany on the Core connection: SQLAlchemy sends it as one multi-row INSERT ("insertmanyvalues")
+        # from a cached statement; RETURNING gives back only the rows that were new.
+        accepted = len(session.connection().execute(stmt.returning(LocationFix.client_id), values).all())
     raised: list[str] = []
     if accepted:
         times = [row["fixed_at"] for row in rows.values()]
-        raised = evaluate_person(session=session, person=person, start=min(times) - policy.context,
-                                 end=max(times) + policy.context, now=now, policy=policy)
+        # A short context (at most 30 fixes, 30 minutes, each side) keeps an upload cheap however densely the
+        # phone reports; the sweep looks at policy.context around everything that arrived.
+        raised = evaluate_person(session=session, person=person, start=min(times), end=max(times), now=now,
+                                 policy=policy)
     return IngestResult(accepted=accepted, duplicates=len(fixes) - accepted, alerts=raised)
 
 
@@ -436,12 +441,29 @@ def detect(person: Person, fixes: Sequence[Fix], zones: Sequence[LocationZone], 
     return found
 
 
+def _fixes_around(session: Session, person_id: int, first: datetime, last: datetime, context: timedelta,
+                  limit: int) -> list[Fix]:
+    """The fixes from first to last, with up to `limit` fixes of context on each side within `context`."""
+    own = LocationFix.person_id == person_id
+    before = session.execute(select(*FIX_COLUMNS).where(own, LocationFix.fixed_at < first,
+                                                        LocationFix.fixed_at >= first - context)
+                             .order_by(LocationFix.fixed_at.desc()).limit(limit)).all()
+    inside = session.execute(select(*FIX_COLUMNS).where(own, LocationFix.fixed_at >= first,
+                                                        LocationFix.fixed_at <= last)
+                             .order_by(LocationFix.fixed_at)).all()
+    after = session.execute(select(*FIX_COLUMNS).where(own, LocationFix.fixed_at > last,
+                                                       LocationFix.fixed_at <= last + context)
+                            .order_by(LocationFix.fixed_at).limit(limit)).all()
+    return [_fix(row) for row in (*reversed(before), *inside, *after)]
+
+
 def evaluate_person(*, session: Session, person: Person, start: datetime, end: datetime, now: datetime,
-                    policy: LocationPolicy) -> list[str]:
-    """Evaluate one person's fixes between start and end and raise what they call for; the dedupe keys raised."""
-    fixes = [_fix(row) for row in session.execute(
-        select(*FIX_COLUMNS).where(LocationFix.person_id == person.id, LocationFix.fixed_at >= start,
-                                   LocationFix.fixed_at <= end).order_by(LocationFix.fixed_at))]
+                    policy: LocationPolicy, context: timedelta | None = None, context_fixes: int = 30) -> list[str]:
+    """Evaluate one person's fixes from start to end, with context around them, and raise what they call for;
+    the dedupe keys raised."""
+    context = policy.ingest_context if context is None else context
+    fixes = _fixes_around(session, person.id, start, end, context, context_fixes)
+    start, end = (fixes[0].at, fixes[-1].at) if fixes else (start, end)
     zones = list_zones(session=session, person=person)
     leaves = list(session.scalars(_leaves_stmt(start, end).where(LeaveRequest.person_id == person.id)))
     checkins = [CheckinPoint(r.id, r.captured_at, r.latitude, r.longitude, r.accuracy_m)
