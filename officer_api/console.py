@@ -52,6 +52,7 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/persons", "persons", console_persons.person_list, ("GET",)),
     ("/persons/<int:person_id>", "person", console_persons.person_detail, ("GET",)),
     ("/persons/<int:person_id>/faces", "enrol", console_persons.enrol, ("POST",)),
+    ("/persons/<int:person_id>/trail", "trail", console_persons.trail_page, ("GET",)),
     ("/persons/<int:person_id>/faces/<int:face_id>/photo", "face_photo", console_persons.face_photo, ("GET",)),
     ("/audit", "audit", console_persons.audit_log, ("GET",)),
     ("/report", "report", console_report.report_page, ("GET",)),

@@ -122,3 +122,83 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, width: int = 42
                      f"{escape(shown)}</text>")
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+ZONE_COLOURS = {"home": ("#2e7d32", "#c8e6c9"), "county": ("#558b2f", "none"), "leave": ("#1565c0", "#bbdefb"),
+                "exclusion": ("#c62828", "#ffcdd2"), "curfew": ("#6a1b9a", "none")}
+
+
+def trail_map(*, points: Sequence[tuple[float, float]], zones: Sequence[dict],
+              alerts: Sequence[tuple[str, float, float]], title: str, width: int = 720, height: int = 480) -> Markup:
+    """A north-up drawing of a day's trail: zones (circles and polygons), the simplified track, start and end, and
+    the alerts at their first evidence fix; no tiles and no script, so it works without any map service."""
+    anchors = list(points) + [(lat, lon) for _label, lat, lon in alerts]
+    for zone in zones:
+        if zone.get("circle"):
+            anchors.append((zone["circle"]["lat"], zone["circle"]["lon"]))
+        anchors += [(p[0], p[1]) for p in zone.get("polygon") or []]
+    if not anchors:
+        anchors = [(0.0, 0.0)]
+    origin_lat, origin_lon = anchors[0]
+    cos_lat = math.cos(math.radians(origin_lat))
+
+    def project(p_lat: float, p_lon: float) -> tuple[float, float]:
+        return ((p_lon - origin_lon) * cos_lat * METRES_PER_DEGREE_LON, (p_lat - origin_lat) * METRES_PER_DEGREE_LAT)
+
+    extents = [project(lat, lon) for lat, lon in anchors]
+    for zone in zones:
+        if zone.get("circle"):
+            x, y = project(zone["circle"]["lat"], zone["circle"]["lon"])
+            r = zone["circle"]["radius_m"]
+            extents += [(x - r, y - r), (x + r, y + r)]
+    min_x, max_x = min(e[0] for e in extents), max(e[0] for e in extents)
+    min_y, max_y = min(e[1] for e in extents), max(e[1] for e in extents)
+    span = max(max_x - min_x, (max_y - min_y) * width / height, 500.0) * 1.1
+    centre_x, centre_y = (min_x + max_x) / 2, (min_y + max_y) / 2
+    scale = width / span
+
+    def px(lat: float, lon: float) -> tuple[float, float]:
+        x, y = project(lat, lon)
+        return (width / 2 + (x - centre_x) * scale, height / 2 - (y - centre_y) * scale)
+
+    parts = [
+        f'<svg class="trailmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f6f8" stroke="#c9d1d9"/>',
+    ]
+    for zone in zones:
+        key = zone.get("scope") if zone.get("kind") == "inclusion" else zone.get("kind")
+        stroke, fill = ZONE_COLOURS.get(str(key), ("#555", "none"))
+        dash = ' stroke-dasharray="6 4"' if key in ("county", "curfew") else ""
+        label = escape(str(zone.get("note") or key))
+        if zone.get("circle"):
+            cx, cy = px(zone["circle"]["lat"], zone["circle"]["lon"])
+            parts.append(f'<circle class="zone zone-{escape(str(key))}" cx="{cx:.1f}" cy="{cy:.1f}" '
+                         f'r="{max(zone["circle"]["radius_m"] * scale, 3):.1f}" fill="{fill}" fill-opacity="0.45" '
+                         f'stroke="{stroke}"{dash}><title>{label}</title></circle>')
+        elif zone.get("polygon"):
+            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (px(p[0], p[1]) for p in zone["polygon"]))
+            parts.append(f'<polygon class="zone zone-{escape(str(key))}" points="{coords}" fill="{fill}" '
+                         f'fill-opacity="0.45" stroke="{stroke}"{dash}><title>{label}</title></polygon>')
+    if len(points) > 1:
+        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in (px(lat, lon) for lat, lon in points))
+        parts.append(f'<polyline class="trail" points="{coords}" fill="none" stroke="#1f3b73" stroke-width="2" '
+                     'stroke-linejoin="round"/>')
+    if points:
+        for (lat, lon), colour in ((points[0], "#2e7d32"), (points[-1], "#1f3b73")):
+            x, y = px(lat, lon)
+            parts.append(f'<circle class="trail-end" cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{colour}" '
+                         'stroke="#fff" stroke-width="1.5"/>')
+    for label, lat, lon in alerts:
+        x, y = px(lat, lon)
+        parts.append(f'<path class="alert-mark" d="M{x:.1f},{y - 8:.1f} L{x + 7:.1f},{y + 5:.1f} '
+                     f'L{x - 7:.1f},{y + 5:.1f} Z" fill="#c62828" stroke="#fff"><title>{escape(label)}</title></path>')
+    bar_m = _nice_length(span / 5)
+    parts.append(f'<line x1="10" y1="{height - 12}" x2="{10 + bar_m * scale:.1f}" y2="{height - 12}" stroke="#333" '
+                 'stroke-width="2"/>')
+    parts.append(f'<text x="10" y="{height - 17}" font-size="11" fill="#333">{_distance_text(bar_m)}</text>')
+    parts.append(f'<text x="{width - 12}" y="16" font-size="12" text-anchor="middle" fill="#333">N</text>')
+    parts.append(f'<line x1="{width - 12}" y1="20" x2="{width - 12}" y2="34" stroke="#333"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from officer_api.alerts import duty_policy
-from officer_api.console_session import console_actor, error_text, notify
+from officer_api.console_charts import trail_map
+from officer_api.console_session import console_actor, enum_label, error_text, notify, t, zone
 from storage.enums import AlertStatus, PersonStatus, SupervisionLevel
-from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks
+from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks, tracking
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
 from supervision.locks import lock_person
@@ -75,6 +77,7 @@ def person_detail(person_id: int) -> str:
         "sanction_kinds": list(sanctions.RANK),
         "tasks": tasks.list_tasks(session=session, actor=actor, person_id=person.id, limit=20),
         "events": audit.list_events(session=session, actor=actor, person_id=person.id, limit=30),
+        "tracking": tracking.active_tracking(session, person, at),
     }
     return render_template("console/person.html", **context)
 
@@ -133,3 +136,30 @@ def audit_log() -> str:
     actions = sorted(value for name, value in vars(AuditAction).items() if name.isupper())
     return render_template("console/audit.html", events=rows[:PAGE_SIZE], person=person, action=action,
                            actions=actions, next_after=next_after)
+
+
+def trail_page(person_id: int) -> str:
+    """One day of a person's trail drawn with the zones and location alerts (no map service); audit-logged."""
+    session = db_session()
+    actor = console_actor()
+    person = get_person(session, actor, person_id)
+    local = zone()
+    raw_day = request.args.get("day", "")
+    try:
+        day = date.fromisoformat(raw_day) if raw_day else now().astimezone(local).date()
+    except ValueError:
+        day = now().astimezone(local).date()
+    start = datetime.combine(day, time(0, 0), tzinfo=local).astimezone(UTC)
+    view = tracking.trail(session=session, actor=actor, person=person, start=start, end=start + timedelta(days=1),
+                          now=now(), policy=tracking.LocationPolicy.from_config(current_app.config["CHECKIN"]))
+    commit()
+    marks = []
+    for alert in view["alerts"]:
+        fixes = (alert.evidence or {}).get("fixes") or []
+        if fixes:
+            marks.append((enum_label("alert_type", alert.type), fixes[0]["lat"], fixes[0]["lon"]))
+    drawing = trail_map(points=[(p[0], p[1]) for p in view["simplified"]], zones=view["zones"], alerts=marks,
+                        title=t("trail.title", name=person.name, day=day.isoformat()))
+    return render_template("console/trail.html", person=person, day=day, view=view, drawing=drawing,
+                           previous=day - timedelta(days=1), following=day + timedelta(days=1),
+                           tracking=tracking.active_tracking(session, person, now()))
