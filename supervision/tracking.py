@@ -725,11 +725,14 @@ def ensure_fix_partitions_ahead(*, session: Session, now: datetime) -> int:
 def run_location_sweep(*, session: Session, now: datetime, policy: LocationPolicy, lookback: timedelta,
                        duties: DutyPolicy) -> dict[str, int]:
     """Every location step of the sweep: partitions, zone pass, gaps, separation signals, retention."""
-    counts = {"location_partitions_created": ensure_fix_partitions_ahead(session=session, now=now)}
-    counts.update(zone_pass(session=session, now=now, policy=policy, lookback=lookback))
-    counts["location_gap"] = sweep_location_gaps(session=session, now=now, policy=policy)
-    counts["person_phone_separation"] = sweep_separation(session=session, now=now, policy=policy, lookback=lookback,
-                                                         duties=duties)
+    counts = {"location_partitions_created": ensure_fix_partitions_ahead(session=session, now=now),
+              "location_persons_evaluated": 0, "location_alerts": 0, "location_gap": 0, "person_phone_separation": 0}
+    # One cheap probe first: a deployment (or an hour) without any tracking costs one statement, not four.
+    if session.scalar(select(LocationTracking.id).where(_active_tracking_condition(now)).limit(1)) is not None:
+        counts.update(zone_pass(session=session, now=now, policy=policy, lookback=lookback))
+        counts["location_gap"] = sweep_location_gaps(session=session, now=now, policy=policy)
+        counts["person_phone_separation"] = sweep_separation(session=session, now=now, policy=policy,
+                                                             lookback=lookback, duties=duties)
     counts["location_fixes_purged"] = prune_fixes(session=session, now=now, policy=policy)
     return counts
 
