@@ -48,7 +48,7 @@ def _init_hostile_input(app: Flask) -> None:
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     from server.jobs import ENTRY_POINT
-    from web import auth, db
+    from web import auth, db, messaging
     from web.api import ProblemApi
     from web.jobs import jobs
     from web.limiter import limiter
@@ -59,6 +59,7 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     db.init_app(app, database, FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])))
     app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
     jobs.init_app(app, rq_entry=ENTRY_POINT)
+    messaging.init_app(app, database)
 
     auth.init_app(app)
 

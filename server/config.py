@@ -83,6 +83,19 @@ DEFAULTS: dict[str, Any] = {
     "REPEATED_FAILURES_COUNT": 3,
     "REPEATED_FAILURES_WINDOW_HOURS": 24,
     "SWEEP_LOOKBACK_HOURS": 72,
+    # Education and community service (supervision.activities) and the inbox (supervision.messages).
+    "HOURS_REQUIRED": "",  # JSON per level, e.g. {"strict": {"study": 12, "service": 12}}; defaults 12/12, 8/8, 4/4
+    "HOURS_OFFICE_OVERRIDES": "",  # JSON per office code: {"CG01": {"strict": {"study": 10}}}
+    "HOURS_WARN_DAYS": 7,
+    "ACTIVITY_CHECKIN_EARLY_MINUTES": 30,
+    "ACTIVITY_CHECKOUT_LATE_MINUTES": 30,
+    "ACTIVITY_REMINDER_HOURS": 24,
+    "LEAVE_RETURN_REMINDER_HOURS": 12,
+    "MESSAGE_SENDER": "inbox",  # inbox | webhook
+    "MESSAGE_WEBHOOK_URL": "",
+    "MESSAGE_WEBHOOK_TIMEOUT_SECONDS": 5.0,
+    "MESSAGE_WEBHOOK_ATTEMPTS": 3,
+    "MESSAGE_WEBHOOK_BACKOFF_SECONDS": 2.0,
 }
 
 SECRET_KEYS = ("JWT_SECRET_KEY", "ENCRYPTION_KEY")
@@ -183,7 +196,9 @@ def _engine_settings(config: dict[str, Any]) -> Any:
 
 def _check_rules(config: dict[str, Any]) -> None:
     # Bad rule settings fail at start-up, not on the first request that needs them.
+    from supervision.activities import ActivityPolicy
     from supervision.leave import LeavePolicy
+    from supervision.messages import ReminderPolicy, sender_from_config
     from supervision.sweep import SweepSettings
     from web.idempotency import IdempotencySettings
 
@@ -191,5 +206,8 @@ def _check_rules(config: dict[str, Any]) -> None:
         LeavePolicy.from_config(config)
         SweepSettings.from_config(config)
         IdempotencySettings.from_config(config)
+        ActivityPolicy.from_config(config)
+        ReminderPolicy.from_config(config)
+        sender_from_config(config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"supervision rules: {exc}") from exc

@@ -35,6 +35,12 @@ class AuditAction:
     VIDEO_REVIEWED = "video.reviewed"
     EVIDENCE_UNAVAILABLE = "evidence.unavailable"
     EVIDENCE_TAMPERED = "evidence.tampered"
+    ACTIVITY_CREATED = "activity.created"
+    ATTENDANCE_RECORDED = "attendance.recorded"
+    ATTENDANCE_REVIEWED = "attendance.reviewed"
+    TALK_RECORDED = "talk.recorded"
+    TALK_NOTE_VIEWED = "talk.note_viewed"
+    MESSAGE_SENT = "message.sent"
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,

@@ -16,6 +16,7 @@ from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import AlertType, ApprovalLevel, CheckinKind, CheckinStatus, LeaveStatus, Reason, Role
 from storage.models import LeaveRequest, Office, Person
+from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
@@ -437,6 +438,7 @@ def decide_leave(*, session: Session, actor: Actor, leave_id: int, decision: str
                  office_id=leave.office_id, target_type="leave_request", target_id=leave.id,
                  details={"decision": decision, "note": note, "status": target,
                           "approval_level": leave.approval_level})
+    messages.on_leave_decided(session=session, leave=leave, now=now)
     return leave
 
 

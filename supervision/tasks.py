@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from storage.enums import PersonStatus, SupervisionLevel, TaskKind, TaskStatus
 from storage.models import Person, Task
+from supervision import messages
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, RuleViolation, ValidationFailed
@@ -82,6 +83,7 @@ def create_spot_check(*, session: Session, actor: Actor, person: Person, now: da
                  office_id=person.office_id, target_type="task", target_id=task.id,
                  details={"kind": task.kind, "origin": "officer", "due_at": task.due_at.isoformat(),
                           "respond_within_minutes": within.total_seconds() / 60})
+    messages.on_tasks_created(session=session, tasks=[task], now=now)
     return task
 
 
@@ -171,4 +173,5 @@ def draw_spot_checks(*, session: Session, actor: Actor, now: datetime, policy: S
                      office_id=task.office_id, target_type="task", target_id=task.id,
                      details={"kind": task.kind, "origin": "random", "seed": seed, "draw": draws[task.person_id],
                               "due_at": task.due_at.isoformat()})
+    messages.on_tasks_created(session=session, tasks=tasks, now=now)
     return SpotCheckDraw(seed=seed, eligible=eligible, tasks=tasks, draws=draws)

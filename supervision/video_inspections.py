@@ -16,6 +16,7 @@ from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import AlertType, ReviewDecision, TaskKind, TaskStatus
 from storage.models import Person, Task
+from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
@@ -60,6 +61,7 @@ def create_inspection(*, session: Session, actor: Actor, person: Person, respond
     record_event(session=session, actor=actor, action=AuditAction.TASK_CREATED, at=now, person_id=person.id,
                  office_id=person.office_id, target_type="task", target_id=task.id,
                  details={"kind": TaskKind.VIDEO_INSPECTION, "due_at": task.due_at.isoformat()})
+    messages.on_tasks_created(session=session, tasks=[task], now=now)
     return task
 
 
