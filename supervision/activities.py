@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,7 @@ from storage.blobs import BlobStore
 from storage.enums import (
     ActivityKind,
     ActivityStatus,
+    AlertStatus,
     AlertType,
     AttendanceDecision,
     AttendanceSource,
@@ -30,13 +31,12 @@ from storage.enums import (
     Reason,
     SupervisionLevel,
 )
-from storage.models import Activity, ActivityInvitation, Attendance, Office, Person
+from storage.models import Activity, ActivityInvitation, Alert, Attendance, Office, Person
 from supervision import messages
 from supervision.actors import Actor
-from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, record_checkin
-from supervision.duties import check_timezone
+from supervision.duties import DutyPolicy, check_timezone
 from supervision.errors import Conflict, NotFound, ValidationFailed
 from supervision.geo import Area, locate
 from supervision.locks import lock_person
@@ -255,7 +255,7 @@ def person_activities(*, session: Session, person_id: int, now: datetime,
         .where(Activity.end_at >= now - recent)
         .order_by(Activity.start_at, Activity.id)
     )
-    return [(activity, attendance) for activity, attendance in session.execute(stmt).tuples()]
+    return [(activity, attendance) for activity, attendance in session.execute(stmt)]
 
 
 # ------------------------------------------------------------------------------------------------ attendance
@@ -468,78 +468,88 @@ def _previous_month(local: datetime) -> date:
     return (local.date().replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def _persons_owing(session: Session, month_start: date, month_end: date) -> list[Any]:
-    # Whole months only: a term that starts or ends inside the month owes no fixed monthly hours.
-    stmt = (select(Person.id, Person.office_id, Person.supervision_level, Office.code, Office.timezone)
-            .join(Office, Office.id == Person.office_id)
-            .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= month_start,
-                   Person.end_date >= month_end))
+def _owing_rows(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int]) -> list[Any]:
+    """Persons of the offices who owe the month's hours, with the hours they did (one statement)."""
+    is_service = Activity.kind == ActivityKind.COMMUNITY_SERVICE
+    done = (
+        select(Attendance.person_id.label("person_id"),
+               func.sum(case((is_service, Attendance.hours), else_=0.0)).label("service"),
+               func.sum(case((is_service, 0.0), else_=Attendance.hours)).label("study"))
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(Attendance.status.in_(COUNTED), Activity.start_at >= begin, Activity.start_at < finish)
+        .group_by(Attendance.person_id)
+        .subquery()
+    )
+    first, last = begin.date(), (finish - timedelta(days=1)).date()
+    # Whole months only: a term that starts or ends inside the month, or a person registered in the system during
+    # it, owes no fixed monthly hours for it.
+    stmt = (
+        select(Person.id, Person.office_id, Person.supervision_level, Office.code, done.c.study, done.c.service)
+        .join(Office, Office.id == Person.office_id)
+        .outerjoin(done, done.c.person_id == Person.id)
+        .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= first, Person.end_date >= last,
+               Person.created_at <= begin, Person.office_id.in_(list(office_ids)))
+    )
     return list(session.execute(stmt))
 
 
-def sweep_shortfalls(*, session: Session, now: datetime, policy: ActivityPolicy, lookback: timedelta) -> dict[str, int]:
+def _short(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int],
+           policy: ActivityPolicy) -> list[tuple[Any, dict[str, float], dict[str, float]]]:
+    short = []
+    for row in _owing_rows(session, begin, finish, office_ids):
+        required = policy.required(row.code, row.supervision_level)
+        hours = {"study": float(row.study or 0.0), "service": float(row.service or 0.0)}
+        if any(hours[k] + 1e-9 < required[k] for k in CATEGORIES):
+            short.append((row, required, hours))
+    return short
+
+
+def sweep_shortfalls(*, session: Session, now: datetime, policy: ActivityPolicy, lookback: timedelta,
+                     offices: Sequence[tuple[int, str, str]]) -> dict[str, int]:
     """After a month ends: one hours_shortfall alert per person below the level's hours (once per person and
     month); in the month's last days: one "shortfall coming" message per person still below."""
     counts = {"hours_shortfall": 0, "messages_shortfall_coming": 0}
-    zones = {zone for (zone,) in session.execute(select(Office.timezone).distinct())} or {policy.timezone}
-    for zone_name in zones:
+    zones: dict[str, list[int]] = defaultdict(list)
+    for office_id, _code, zone_name in offices:
+        zones[zone_name or policy.timezone].append(office_id)
+    for zone_name, office_ids in zones.items():
         zone = _zone(zone_name, policy.timezone)
         local = now.astimezone(zone)
         this_start, this_end = month_bounds(local.date(), zone)
         if local - this_start <= lookback:
             previous = _previous_month(local)
             begin, finish = month_bounds(previous, zone)
-            counts["hours_shortfall"] += _month_alerts(session, zone_name, previous, begin, finish, now, policy)
+            counts["hours_shortfall"] += _month_alerts(session, _short(session, begin, finish, office_ids, policy),
+                                                       previous, finish, now)
         if this_end - local <= timedelta(days=policy.warn_days):
-            counts["messages_shortfall_coming"] += _month_warnings(session, zone_name, this_start, this_end, now,
-                                                                   policy)
+            counts["messages_shortfall_coming"] += _month_warnings(
+                session, _short(session, this_start, this_end, office_ids, policy), this_start, now)
     return counts
 
 
-def _owing_in_zone(session: Session, zone_name: str, begin: datetime, finish: datetime,
-                   policy: ActivityPolicy) -> list[tuple[Any, dict[str, float], dict[str, float]]]:
-    first = begin.date()
-    last = (finish - timedelta(days=1)).date()
-    persons = [row for row in _persons_owing(session, first, last) if (row.timezone or policy.timezone) == zone_name
-               or (zone_name == policy.timezone and not row.timezone)]
-    done = _hours_by_person(session, begin, finish, None, COUNTED)
-    short = []
-    for row in persons:
-        required = policy.required(row.code, row.supervision_level)
-        hours = done.get(row.id) or dict.fromkeys(CATEGORIES, 0.0)
-        if any(hours[k] + 1e-9 < required[k] for k in CATEGORIES):
-            short.append((row, required, hours))
-    return short
-
-
-def _month_alerts(session: Session, zone_name: str, month: date, begin: datetime, finish: datetime, now: datetime,
-                  policy: ActivityPolicy) -> int:
-    created = 0
+def _month_alerts(session: Session, short: list[Any], month: date, finish: datetime, now: datetime) -> int:
     label = month.strftime("%Y-%m")
-    for row, required, hours in _owing_in_zone(session, zone_name, begin, finish, policy):
-        alert = raise_alert(session=session, person_id=row.id, office_id=row.office_id,
-                            alert_type=AlertType.HOURS_SHORTFALL, dedupe_key=f"hours_shortfall:{row.id}:{label}",
-                            occurred_at=finish, now=now,
-                            evidence={"month": label, "level": row.supervision_level, "required": required,
-                                      "done": {k: round(v, 2) for k, v in hours.items()}})
-        created += alert is not None
-    return created
+    rows = [{"person_id": row.id, "office_id": row.office_id, "type": AlertType.HOURS_SHORTFALL.value,
+             "status": AlertStatus.OPEN.value, "dedupe_key": f"{AlertType.HOURS_SHORTFALL}:{row.id}:{label}",
+             "occurred_at": finish, "created_at": now,
+             "evidence": {"month": label, "level": row.supervision_level, "required": required,
+                          "done": {k: round(v, 2) for k, v in hours.items()}}}
+            for row, required, hours in short]
+    return len(messages.insert_rows(session, Alert, rows))
 
 
-def _month_warnings(session: Session, zone_name: str, begin: datetime, finish: datetime, now: datetime,
-                    policy: ActivityPolicy) -> int:
-    created = 0
+def _month_warnings(session: Session, short: list[Any], begin: datetime, now: datetime) -> int:
     label = begin.strftime("%Y-%m")
-    for row, required, hours in _owing_in_zone(session, zone_name, begin, finish, policy):
+    rows = []
+    for row, required, hours in short:
         missing = {k: round(max(required[k] - hours[k], 0.0), 2) for k in CATEGORIES}
         body = (f"本月还差学习 {missing['study']:g} 小时、公益活动 {missing['service']:g} 小时，"
                 f"请在月底前参加活动。")
-        message = messages.post_message(session=session, person_id=row.id, office_id=row.office_id,
-                                        kind=MessageKind.SHORTFALL_COMING, title="本月学习与公益时长提醒", body=body,
-                                        now=now, dedupe_key=f"{MessageKind.SHORTFALL_COMING}:{row.id}:{label}",
-                                        data={"month": label, "required": required, "missing": missing})
-        created += message is not None
-    return created
+        rows.append({"person_id": row.id, "office_id": row.office_id, "kind": MessageKind.SHORTFALL_COMING.value,
+                     "title": "本月学习与公益时长提醒", "body": body,
+                     "dedupe_key": f"{MessageKind.SHORTFALL_COMING}:{row.id}:{label}",
+                     "data": {"month": label, "required": required, "missing": missing}})
+    return messages.post_messages(session, rows, now)
 
 
 def sweep_missing_checkouts(*, session: Session, now: datetime, policy: ActivityPolicy) -> int:
@@ -560,10 +570,15 @@ def sweep_missing_checkouts(*, session: Session, now: datetime, policy: Activity
     return changed
 
 
-def sweep_activities(*, session: Session, now: datetime, config: Mapping[str, Any],
+def sweep_activities(*, session: Session, now: datetime, duties: DutyPolicy, config: Mapping[str, Any],
                      lookback: timedelta) -> dict[str, int]:
-    """The sweep's attendance steps: missing check-outs to review, monthly shortfalls and their reminders."""
+    """The sweep's steps of this issue: reminders in the inbox (duty window open, return due, session near),
+    attendances without check-out to review, monthly shortfalls and the warnings before them."""
     policy = ActivityPolicy.from_config(config)
-    counts = {"attendance_missing_check_out": sweep_missing_checkouts(session=session, now=now, policy=policy)}
-    counts.update(sweep_shortfalls(session=session, now=now, policy=policy, lookback=lookback))
+    offices = [(int(i), str(c), str(z or policy.timezone)) for i, c, z in
+               session.execute(select(Office.id, Office.code, Office.timezone))]
+    counts = messages.sweep_messages(session=session, now=now, duties=duties, config=config, lookback=lookback,
+                                     offices=offices)
+    counts["attendance_missing_check_out"] = sweep_missing_checkouts(session=session, now=now, policy=policy)
+    counts.update(sweep_shortfalls(session=session, now=now, policy=policy, lookback=lookback, offices=offices))
     return counts

@@ -98,6 +98,35 @@ def insert_messages(session: Session, rows: Select) -> int:
     return len(ids)
 
 
+def _dialect_insert(session: Session, model: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert(model)
+    if dialect == "sqlite":
+        return sqlite_insert(model)
+    return insert(model)
+
+
+def insert_rows(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """One multi-row INSERT into model (alert or message); rows whose dedupe_key exists are skipped; new ids."""
+    if not rows:
+        return []
+    stmt = _dialect_insert(session, model).values(rows)
+    if hasattr(stmt, "on_conflict_do_nothing"):
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return list(session.scalars(stmt.returning(model.id)))
+
+
+def post_messages(session: Session, rows: list[dict[str, Any]], now: datetime) -> int:
+    """Put many system messages (dicts of person_id, office_id, kind, title, body, dedupe_key, data) in inboxes in
+    one statement; those whose dedupe key exists are skipped. How many were new."""
+    values = [{**row, "created_at": now, "delivery_status": DeliveryStatus.INBOX_ONLY.value, "delivery_attempts": 0}
+              for row in rows]
+    ids = insert_rows(session, Message, values)
+    _remember(session, ids)
+    return len(ids)
+
+
 def _row_values(session: Session, person_id: Any, office_id: Any, kind: str, title: str, body: str, key: Any,
                 data: dict[str, Any], now: datetime) -> tuple[Any, ...]:
     return (person_id, office_id, literal(kind, String), literal(title, String), literal(body, String), key,
@@ -136,7 +165,7 @@ def on_tasks_created(*, session: Session, tasks: Sequence[Task], now: datetime) 
     if not tasks:
         return 0
     zones = dict(session.execute(select(Office.id, Office.timezone).where(
-        Office.id.in_({task.office_id for task in tasks}))).tuples().all())
+        Office.id.in_({task.office_id for task in tasks}))).all())
     created = 0
     for task in tasks:
         due = _local(task.due_at, zones.get(task.office_id))
@@ -293,41 +322,38 @@ def _open_window_rows(session: Session, window: DutyWindow, office_ids: list[int
     return stmt
 
 
-def sweep_open_windows(*, session: Session, now: datetime, policy: DutyPolicy) -> int:
-    """One message per person when their duty window is open and they have not checked in yet (once a window)."""
-    from collections import defaultdict
-
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for office_id, code, zone in session.execute(select(Office.id, Office.code, Office.timezone)):
-        groups[policy.for_office(code, zone)].append(office_id)
+def sweep_open_windows(*, session: Session, now: datetime, policy: DutyPolicy,
+                       offices: Sequence[tuple[int, str, str]]) -> int:
+    """One message per person when their duty window is open and they have not checked in yet (once a window);
+    offices are the (id, code, timezone) rows of every office."""
+    groups: dict[Any, list[int]] = {}
+    for office_id, code, zone in offices:
+        groups.setdefault(policy.for_office(code, zone), []).append(office_id)
     created = 0
     for duties, office_ids in groups.items():
-        offices = office_ids if len(groups) > 1 else None
+        chosen = office_ids if len(groups) > 1 else None
         for level in SupervisionLevel:
             for window in duties.windows(level, now, now):
                 if window.start <= now < window.end:
-                    created += insert_messages(session, _open_window_rows(session, window, offices, now))
+                    created += insert_messages(session, _open_window_rows(session, window, chosen, now))
     return created
 
 
-def sweep_leave_returns(*, session: Session, now: datetime, policy: ReminderPolicy, lookback: timedelta) -> int:
-    """Remind persons on leave that their return (销假) is due, once per leave."""
+def _leave_return_rows(session: Session, now: datetime, policy: ReminderPolicy, lookback: timedelta) -> Select:
     key = _key(f"{MessageKind.LEAVE_RETURN_DUE}:", _int_text(LeaveRequest.id))
-    data = {"reminder": "leave_return_due"}
-    rows = select(*_row_values(session, LeaveRequest.person_id, LeaveRequest.office_id, MessageKind.LEAVE_RETURN_DUE,
-                               "销假提醒", "您的请假即将到期，请按时返回并通过手机销假。", key, data, now)).where(
+    return select(*_row_values(session, LeaveRequest.person_id, LeaveRequest.office_id, MessageKind.LEAVE_RETURN_DUE,
+                               "销假提醒", "您的请假即将到期，请按时返回并通过手机销假。", key,
+                               {"reminder": "leave_return_due"}, now)).where(
         LeaveRequest.status.in_((LeaveStatus.APPROVED, LeaveStatus.ACTIVE)),
         LeaveRequest.end_at <= now + timedelta(hours=policy.leave_return_hours),
         LeaveRequest.end_at > now - lookback,
         ~exists().where(Message.dedupe_key == key),
     )
-    return insert_messages(session, rows)
 
 
-def sweep_activities_near(*, session: Session, now: datetime, policy: ReminderPolicy) -> int:
-    """Remind each invited person once when a session starts within the reminder period."""
+def _activity_near_rows(session: Session, now: datetime, policy: ReminderPolicy) -> Select:
     key = _key(f"{MessageKind.ACTIVITY_NEAR}:", _int_text(Activity.id), _int_text(ActivityInvitation.person_id))
-    rows = (
+    return (
         select(*_row_values(session, ActivityInvitation.person_id, Person.office_id, MessageKind.ACTIVITY_NEAR,
                             "活动提醒", "您受邀参加的教育或公益活动即将开始，请按时到场并签到、签退。", key,
                             {"reminder": "activity_near"}, now))
@@ -337,17 +363,25 @@ def sweep_activities_near(*, session: Session, now: datetime, policy: ReminderPo
                Activity.start_at <= now + timedelta(hours=policy.activity_hours),
                Person.status == PersonStatus.ACTIVE, ~exists().where(Message.dedupe_key == key))
     )
-    return insert_messages(session, rows)
+
+
+def sweep_reminders(*, session: Session, now: datetime, policy: ReminderPolicy, lookback: timedelta) -> int:
+    """Remind persons once when their return from leave (销假) is due and when a session they are invited to is
+    near (one INSERT for both)."""
+    from sqlalchemy import true, union_all
+
+    rows = union_all(_leave_return_rows(session, now, policy, lookback), _activity_near_rows(session, now, policy))
+    # SQLite needs a WHERE before ON CONFLICT to tell the upsert from a join constraint.
+    return insert_messages(session, select(rows.subquery()).where(true()))
 
 
 def sweep_messages(*, session: Session, now: datetime, duties: DutyPolicy, config: Mapping[str, Any],
-                   lookback: timedelta) -> dict[str, int]:
+                   lookback: timedelta, offices: Sequence[tuple[int, str, str]]) -> dict[str, int]:
     """The sweep's reminders: open duty windows, returns from leave due, sessions near."""
     policy = ReminderPolicy.from_config(config)
     return {
-        "messages_duty_window_open": sweep_open_windows(session=session, now=now, policy=duties),
-        "messages_leave_return_due": sweep_leave_returns(session=session, now=now, policy=policy, lookback=lookback),
-        "messages_activity_near": sweep_activities_near(session=session, now=now, policy=policy),
+        "messages_duty_window_open": sweep_open_windows(session=session, now=now, policy=duties, offices=offices),
+        "messages_reminders": sweep_reminders(session=session, now=now, policy=policy, lookback=lookback),
     }
 
 

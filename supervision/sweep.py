@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from storage.enums import AlertStatus, AlertType, CheckinStatus, PersonStatus, SupervisionLevel, TaskKind, TaskStatus
 from storage.models import Alert, Checkin, IdempotencyRecord, Office, Person, Task
 from storage.models._types import UTCDateTime
-from supervision import activities, messages
+from supervision import activities
 from supervision.accounts import prune_login_attempts
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
 from supervision.leave import LeavePolicy, sweep_leave
@@ -88,10 +88,8 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
     counts["repeated_failures"] = sweep_repeated_failures(session=session, now=now, count=settings.failure_count,
                                                           window=settings.failure_window)
     counts.update(_sweep_leave(session=session, now=now, settings=settings))
-    counts.update(messages.sweep_messages(session=session, now=now, duties=settings.duties, config=settings.config,
-                                          lookback=settings.lookback))
-    counts.update(activities.sweep_activities(session=session, now=now, config=settings.config,
-                                              lookback=settings.lookback))
+    counts.update(activities.sweep_activities(session=session, now=now, duties=settings.duties,
+                                              config=settings.config, lookback=settings.lookback))
     counts["idempotency_pruned"] = prune_idempotency_records(session=session, now=now,
                                                              retention=settings.idempotency_retention)
     counts["login_attempts_pruned"] = prune_login_attempts(session=session, now=now)
