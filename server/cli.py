@@ -139,8 +139,18 @@ def sweep() -> None:
         settings = SweepSettings.from_config(config)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    with _database(config).transaction() as session:
+    from supervision import messages
+
+    database = _database(config)
+    with database.transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+        new_messages = messages.take_new_message_ids(session)
+    sender = messages.sender_from_config(config)
+    if sender.delivers and new_messages:
+        # After the commit: the reminders are in the inboxes whatever the gateway does.
+        delivery = messages.deliver_messages(open_session=database.session, sender=sender, message_ids=new_messages,
+                                             clock=Clock())
+        counts.update({f"messages_{key}": value for key, value in delivery.items()})
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
