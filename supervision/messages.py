@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Integer, Select, String, exists, func, insert, literal, select, update
+from sqlalchemy import JSON, Integer, Select, String, cast, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -144,8 +144,6 @@ def _key(prefix: str, *parts: Any) -> Any:
 
 
 def _int_text(column: Any) -> Any:
-    from sqlalchemy import cast
-
     return cast(column, String)
 
 
@@ -395,10 +393,21 @@ class DeliveryError(Exception):
 class MessageSender(Protocol):
     """Delivers a message beyond the inbox (push, SMS gateway, ...); raises on failure."""
 
-    name: str
-    delivers: bool
-    attempts: int
-    backoff_seconds: float
+    @property
+    def name(self) -> str:
+        """A short name for logs."""
+
+    @property
+    def delivers(self) -> bool:
+        """Whether this sender sends anything beyond the inbox."""
+
+    @property
+    def attempts(self) -> int:
+        """How many times one message is tried."""
+
+    @property
+    def backoff_seconds(self) -> float:
+        """The wait after the first failed attempt (doubling after each next one)."""
 
     def deliver(self, payload: dict[str, Any]) -> None:
         """Hand one message to the gateway, or raise."""
