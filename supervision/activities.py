@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import String, and_, case, cast, exists, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from storage.enums import (
     Reason,
     SupervisionLevel,
 )
-from storage.models import Activity, ActivityInvitation, Alert, Attendance, Office, Person
+from storage.models import Activity, ActivityInvitation, Alert, Attendance, Message, Office, Person
 from supervision import messages
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
@@ -468,8 +468,10 @@ def _previous_month(local: datetime) -> date:
     return (local.date().replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def _owing_rows(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int]) -> list[Any]:
-    """Persons of the offices who owe the month's hours, with the hours they did (one statement)."""
+def _owing_rows(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int],
+                done_key: tuple[Any, str, str]) -> list[Any]:
+    """Persons of the offices who owe the month's hours and have no row with the dedupe key done_key
+    ((model, prefix, suffix) around the person id) yet, with the hours they did (one statement)."""
     is_service = Activity.kind == ActivityKind.COMMUNITY_SERVICE
     done = (
         select(Attendance.person_id.label("person_id"),
@@ -481,6 +483,7 @@ def _owing_rows(session: Session, begin: datetime, finish: datetime, office_ids:
         .subquery()
     )
     first, last = begin.date(), (finish - timedelta(days=1)).date()
+    model, prefix, suffix = done_key
     # Whole months only: a term that starts or ends inside the month, or a person registered in the system during
     # it, owes no fixed monthly hours for it.
     stmt = (
@@ -488,15 +491,18 @@ def _owing_rows(session: Session, begin: datetime, finish: datetime, office_ids:
         .join(Office, Office.id == Person.office_id)
         .outerjoin(done, done.c.person_id == Person.id)
         .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= first, Person.end_date >= last,
-               Person.created_at <= begin, Person.office_id.in_(list(office_ids)))
+               Person.created_at <= begin, Person.office_id.in_(list(office_ids)),
+               # Persons already alerted or reminded for the month are left out: a second sweep has nothing to do.
+               ~exists().where(model.dedupe_key == literal(prefix, String) + cast(Person.id, String)
+                               + literal(suffix, String)))
     )
     return list(session.execute(stmt))
 
 
-def _short(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int],
-           policy: ActivityPolicy) -> list[tuple[Any, dict[str, float], dict[str, float]]]:
+def _short(session: Session, begin: datetime, finish: datetime, office_ids: Sequence[int], policy: ActivityPolicy,
+           done_key: tuple[Any, str, str]) -> list[tuple[Any, dict[str, float], dict[str, float]]]:
     short = []
-    for row in _owing_rows(session, begin, finish, office_ids):
+    for row in _owing_rows(session, begin, finish, office_ids, done_key):
         required = policy.required(row.code, row.supervision_level)
         hours = {"study": float(row.study or 0.0), "service": float(row.service or 0.0)}
         if any(hours[k] + 1e-9 < required[k] for k in CATEGORIES):
@@ -519,11 +525,13 @@ def sweep_shortfalls(*, session: Session, now: datetime, policy: ActivityPolicy,
         if local - this_start <= lookback:
             previous = _previous_month(local)
             begin, finish = month_bounds(previous, zone)
-            counts["hours_shortfall"] += _month_alerts(session, _short(session, begin, finish, office_ids, policy),
-                                                       previous, finish, now)
+            key = (Alert, f"{AlertType.HOURS_SHORTFALL}:", f":{previous.strftime('%Y-%m')}")
+            short = _short(session, begin, finish, office_ids, policy, key)
+            counts["hours_shortfall"] += _month_alerts(session, short, previous, finish, now)
         if this_end - local <= timedelta(days=policy.warn_days):
-            counts["messages_shortfall_coming"] += _month_warnings(
-                session, _short(session, this_start, this_end, office_ids, policy), this_start, now)
+            key = (Message, f"{MessageKind.SHORTFALL_COMING}:", f":{this_start.strftime('%Y-%m')}")
+            short = _short(session, this_start, this_end, office_ids, policy, key)
+            counts["messages_shortfall_coming"] += _month_warnings(session, short, this_start, now)
     return counts
 
 
