@@ -3,6 +3,7 @@ configured sender (supervision.messages), so the request never waits for the gat
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 
 from flask import Flask
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from supervision import messages
 from web.jobs import jobs
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask, database: Database) -> None:
@@ -30,5 +33,8 @@ def _after_commit(app: Flask, sender: messages.WebhookSender, session: Session) 
     if not ids:
         return
     # Jobs may commit from threads without an app context (e.g. a video inspection); enqueue needs one.
-    with app.app_context():
-        jobs.enqueue(messages.deliver_messages_job, message_ids=ids, webhook=sender.settings())
+    try:
+        with app.app_context():
+            jobs.enqueue(messages.deliver_messages_job, message_ids=ids, webhook=sender.settings())
+    except Exception:  # noqa: BLE001  (the work is committed: a queue outage must not turn the answer into a 500)
+        log.exception("could not queue the delivery of messages %s; they stay in the inbox", ids)
