@@ -525,7 +525,7 @@ def sweep_shortfalls(*, session: Session, now: datetime, policy: ActivityPolicy,
         if local - this_start <= lookback:
             previous = _previous_month(local)
             begin, finish = month_bounds(previous, zone)
-            key = (Alert, f"{AlertType.HOURS_SHORTFALL}:", f":{previous.strftime('%Y-%m')}")
+            key: tuple[Any, str, str] = (Alert, f"{AlertType.HOURS_SHORTFALL}:", f":{previous.strftime('%Y-%m')}")
             short = _short(session, begin, finish, office_ids, policy, key)
             counts["hours_shortfall"] += _month_alerts(session, short, previous, finish, now)
         if this_end - local <= timedelta(days=policy.warn_days):
