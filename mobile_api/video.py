@@ -14,7 +14,7 @@ from supervision.liveness import UnusableVideo
 from verification.video import VideoLimits
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import app_config, blobs, commit, db_session, now
+from web.db import after_commit, app_config, blobs, commit, db_session, now
 from web.idempotency import idempotent
 from web.jobs import jobs
 from web.schemas import StrictSchema
@@ -60,5 +60,6 @@ def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
                                          data=files["video"].read(), limits=limits, now=now())
     commit()
     # Only after the commit: a worker must find the clip and the task in the processing state.
-    jobs.enqueue(video_inspections.run_clip_job, task_id=task.id)
+    clip_task_id = task.id
+    after_commit(lambda: jobs.enqueue(video_inspections.run_clip_job, task_id=clip_task_id))
     return {"task_id": task.id, "status": "processing"}

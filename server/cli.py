@@ -96,7 +96,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn")
 def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the API (gunicorn where available, else Flask's server)."""
-    _config()  # fail fast on bad configuration, before forking workers
+    config = _config()  # fail fast on bad configuration, before forking workers
     try:
         if dev:
             raise ImportError
@@ -121,10 +121,18 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
             from verification.engine import get_engine, warm_up
 
             app = create_app()
-            # Load (and checksum) the face models while the worker boots, not on its first check-in.
+            # The arbiter loaded the models before forking (below), so this finds them already in memory; it
+            # loads them only where the settings differ.
             warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
             return app
 
+    from verification.engine import get_engine, warm_up
+
+    # Load (and checksum) the face models once, in the arbiter, before it forks the workers: they inherit the
+    # loaded models and share their pages (dlib's ~130 MB and SFace's expanded weights are only read after loading),
+    # so each worker adds only its own inference buffers (bench/hostile_upload_bench.py prints RSS and PSS). Only
+    # models are loaded here, never run: no OpenCV thread pool or database connection exists before the fork.
+    warm_up(get_engine(config["FACE_ENGINE"]))
     _Gunicorn().run()
 
 
