@@ -14,9 +14,10 @@ from mobile_api.checkins import policy as checkin_policy
 from storage.enums import LeaveStatus
 from storage.models import Person
 from supervision import accounts, leave
+from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, face_engine, now
+from web.db import blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
 from web.idempotency import idempotent
 from web.schemas import PageArgsSchema, PlausibleDateTime, StrictSchema, decode_cursor, page, page_schema
@@ -154,9 +155,10 @@ def get_own_leave(leave_id: int) -> Any:
 @auth_required("person")
 @blp.response(200, content_type="image/jpeg", description="The attachment bytes")
 def own_attachment(leave_id: int) -> Response:
-    """The attachment you sent with a leave request."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
-                                               leave_id=leave_id, now=now())
+    """The attachment you sent with a leave request (a missing or altered file is 410/409 and alerts the office)."""
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
+                                                   leave_id=leave_id, now=now())
     return private_file(data, content_type)
 
 

@@ -13,9 +13,10 @@ from storage.enums import AlertStatus, PersonStatus, SupervisionLevel
 from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
+from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
 from supervision.scope import get_person
-from web.db import app_config, blobs, commit, db_session, face_engine, now
+from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
 from web.schemas import is_id
 
@@ -114,8 +115,9 @@ def face_photo(person_id: int, face_id: int) -> Response:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=actor, person=person,
-                                                    face_id=face_id, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=actor, person=person,
+                                                        face_id=face_id, now=now())
     commit()
     return private_file(data, content_type)
 

@@ -16,9 +16,10 @@ from storage.enums import AlertStatus, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
 from supervision import alerts, leave, sanctions, tasks, video_inspections
 from supervision.errors import AppError
+from supervision.evidence import EvidenceError
 from supervision.sanctions import Suggestion
 from supervision.scope import get_person
-from web.db import blobs, commit, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
 
 LIST_LIMIT = 50
@@ -79,8 +80,9 @@ def decide_leave(leave_id: int) -> Response:
 
 def leave_attachment(leave_id: int) -> Response:
     """A leave request's attachment (e.g. a hospital letter); staff views are audit-logged."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=console_actor(),
-                                               leave_id=leave_id, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=console_actor(),
+                                                   leave_id=leave_id, now=now())
     commit()
     return private_file(data, content_type)
 

@@ -10,9 +10,10 @@ from marshmallow import fields, validate
 
 from storage.enums import ApprovalLevel, LeaveStatus
 from supervision import leave
+from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
@@ -108,9 +109,10 @@ def get_leave(leave_id: int) -> Any:
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="The attachment bytes")
 def leave_attachment(leave_id: int) -> Response:
-    """The supporting document the person attached; each access is audit-logged."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
-                                               leave_id=leave_id, now=now())
+    """The supporting document the person attached; each access is audit-logged (missing 410, altered 409, alerted)."""
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
+                                                   leave_id=leave_id, now=now())
     commit()
     return private_file(data, content_type)
 

@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 
 from storage.enums import ReviewDecision, TaskStatus
 from supervision import video_inspections
-from supervision.evidence import EvidenceError, EvidenceReader, EvidenceSubject
+from supervision.evidence import EvidenceError
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
@@ -116,13 +116,9 @@ def get_inspection(task_id: int) -> Any:
 @blp.response(200, content_type="image/jpeg", description="One key frame of the clip")
 def key_frame(task_id: int, n: int) -> Response:
     """One key frame as JPEG; each access is audit-logged (a missing file is 410, an altered one 409, both alerted)."""
-    session, actor = db_session(), current_actor()
-    task = video_inspections.get_inspection(session=session, actor=actor, task_id=task_id)
-    subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
-    reader = EvidenceReader(session=session, blobs=blobs(), actor=actor, subject=subject, now=now())
     with committed_on(EvidenceError):
-        data, content_type = video_inspections.read_key_frame(session=session, blobs=reader, actor=actor,
-                                                              task_id=task_id, n=n, now=now())
+        data, content_type = video_inspections.read_key_frame(session=db_session(), blobs=blobs(),
+                                                              actor=current_actor(), task_id=task_id, n=n, now=now())
     commit()
     return private_file(data, content_type)
 

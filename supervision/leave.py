@@ -21,6 +21,7 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
+from supervision.evidence import EvidenceSubject, read_evidence
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
@@ -383,11 +384,15 @@ def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, act
 
 def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_id: int,
                     now: datetime) -> tuple[bytes, str]:
-    """The attachment bytes of a leave request; staff access is audit-logged."""
+    """The attachment bytes of a leave request; staff access is audit-logged (a missing or altered file raises
+    EvidenceError, reported to the office)."""
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
     if not leave.attachment_blob_key:
         raise NotFound("This leave request has no attachment.")
-    data = blobs.get(leave.attachment_blob_key)
+    subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
+                              target_id=leave.id)
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
+                         now=now)
     if actor.is_staff:
         record_event(session=session, actor=actor, action=AuditAction.LEAVE_ATTACHMENT_VIEWED, at=now,
                      person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
