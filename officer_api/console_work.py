@@ -43,20 +43,22 @@ def _persons(session: Session, person_ids: set[int]) -> dict[int, Person]:
 
 
 def leave_list() -> str:
-    """Pending requests oldest first (with approve / reject), overdue returns, or the most recent requests."""
+    """Pending requests most urgent first (with approve / reject), overdue returns, or the most recent requests."""
     tab = request.args.get("tab", "pending")
     tab = tab if tab in LEAVE_TABS else "pending"
     session = db_session()
     actor = console_actor()
     if tab == "pending":
-        rows = leave.list_leave_requests(session=session, actor=actor, status=LeaveStatus.PENDING, limit=LIST_LIMIT)
+        rows = leave.list_pending_by_urgency(session=session, actor=actor, limit=LIST_LIMIT)
     elif tab == "overdue":
         rows = leave.list_overdue(session=session, actor=actor, now=now(), policy=leave_policy(), limit=LIST_LIMIT)
     else:
         rows = leave.list_leave_requests(session=session, actor=actor, limit=LIST_LIMIT)
-    return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS,
-                           persons=_persons(session, {row.person_id for row in rows}), days=leave.leave_days,
-                           can_decide=lambda row: can_decide(row, actor.role))
+    persons = _persons(session, {row.person_id for row in rows})
+    return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS, persons=persons,
+                           days=leave.leave_days, can_decide=lambda row: can_decide(row, actor.role),
+                           used=leave.used_days_this_year(session=session, persons=persons.values(), now=now()),
+                           max_days=leave_policy().max_days_per_year)
 
 
 def can_decide(row: LeaveRequest, role: str) -> bool:

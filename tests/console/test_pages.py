@@ -341,3 +341,22 @@ def test_leave_attachment_view_is_audit_logged(officer_console, world, db_sessio
 
     assert response.data == FAKE_JPEG and "no-store" in response.headers["Cache-Control"]
     assert ("leave.attachment_viewed", str(leave.id), world.officer.id) in audit_actions(db_session)
+
+
+def test_pending_leave_is_sorted_by_urgency_and_shows_when_asked_and_the_days_used(officer_console, world,
+                                                                                   db_session, clock):
+    at = clock.now()
+    later = make_leave(db_session, world.person, at)  # starts in 4 days
+    sooner = make_leave(db_session, world.person, at - timedelta(days=2))  # asked earlier... starts in 2 days
+    urgent = make_leave(db_session, world.person, at + timedelta(days=3))  # starts last, but an emergency
+    urgent.emergency = True
+    taken = make_leave(db_session, world.person, at - timedelta(days=60), days=3, status="returned")
+    taken.start_at, taken.end_at = at.replace(month=1, day=10), at.replace(month=1, day=13)
+    db_session.commit()
+
+    page = _text(officer_console.get("/console/leave"))
+    order = [page.index(f'id="leave-{row.id}"') for row in (urgent, sooner, later)]
+    assert order == sorted(order), "emergencies first, then the earliest start"
+    assert f'id="leave-{taken.id}"' not in page  # not pending
+    assert "申请时间" in page and "本年已用假期" in page
+    assert "3.0 天（上限 60 天）" in page
