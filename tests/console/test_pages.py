@@ -230,7 +230,7 @@ def test_audit_page_lists_events_of_the_scope(officer_console, world, db_session
 
     page = _text(officer_console.get(f"/console/audit?person_id={world.person.id}"))
 
-    assert "查看签到证据" in page and f"checkin #{checkin.id}" in page
+    assert "查看签到证据" in page and f"签到记录 #{checkin.id}" in page  # the target in words, not its code
 
 
 def test_rejected_checkins_tab(officer_console, world, db_session, blobs, clock):
@@ -360,3 +360,28 @@ def test_pending_leave_is_sorted_by_urgency_and_shows_when_asked_and_the_days_us
     assert f'id="leave-{taken.id}"' not in page  # not pending
     assert "申请时间" in page and "本年已用假期" in page
     assert "3.0 天（上限 60 天）" in page
+
+
+def test_audit_log_has_a_person_column_filters_and_one_line_for_repeated_views(officer_console, world, db_session,
+                                                                               blobs, clock):
+    from storage.models import AuditEvent
+
+    checkin = make_checkin(db_session, blobs, world.person, clock.now())
+    for _ in range(3):  # three looks at one photo within seconds: one line "3 times"
+        assert officer_console.get(f"/console/checkins/{checkin.id}/photo").status_code == 200
+    db_session.rollback()
+    assert len(db_session.scalars(select(AuditEvent).where(AuditEvent.action == "checkin.photo_viewed")).all()) == 3
+
+    page = _text(officer_console.get("/console/audit"))
+    assert page.count("<td>查看签到照片</td>") == 1
+    assert "共 3 次" in page
+    assert world.person.name in page  # the person column
+    assert f"签到记录 #{checkin.id}" in page  # targets in words
+    officer_id = world.officer.id
+    assert "共 3 次" in _text(officer_console.get(f"/console/audit?actor_id={officer_id}"))
+    day = clock.now().date()
+    tomorrow = (day + timedelta(days=2)).isoformat()
+    assert "共 3 次" not in _text(officer_console.get(f"/console/audit?from={tomorrow}"))
+    assert "共 3 次" in _text(officer_console.get(f"/console/audit?from={(day - timedelta(days=1)).isoformat()}"
+                                                  f"&to={(day + timedelta(days=1)).isoformat()}"))
+    assert officer_console.get("/console/audit?from=2026-13-40&actor_id=99999999999").status_code == 200
