@@ -75,7 +75,7 @@ class ReportPeriod:
 class ReportRow:
     section: str
     item: str
-    value: float
+    value: float | None  # None: a ratio without data (nothing to divide by), shown as NO_DATA
     group: str  # the label group of item ("sentence_type", "office", ...)
     name: str = ""  # a display name that is data, not a catalogue entry (office names)
 
@@ -147,12 +147,15 @@ class DistrictReport:
         rows += [ReportRow("checkins", k, v, "checkin_status") for k, v in self.checkins_by_status.items()]
         rows += [ReportRow("checkins", "total", self.checkins_counted, "item"),
                  ReportRow("checkins", "compliant", self.checkins_passed, "item"),
-                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct, "item")]
+                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct if self.checkins_counted else None,
+                           "item")]
         if self.duties is not None:
             rows += [ReportRow("duties", k, v, "item") for k, v in self.duties.items()]
-            rows += [ReportRow("duties", "met_pct", self.duties_met_pct, "item")]
+            rows += [ReportRow("duties", "met_pct", self.duties_met_pct if sum(self.duties.values()) else None,
+                               "item")]
         rows += [ReportRow("spot_checks", k, v, "item") for k, v in self.spot_checks.items()]
-        rows += [ReportRow("spot_checks", "on_time_pct", self.spot_check_on_time_pct, "item")]
+        rows += [ReportRow("spot_checks", "on_time_pct",
+                           self.spot_check_on_time_pct if self.spot_checks_due else None, "item")]
         rows += [ReportRow("sanctions", k, v, "sanction_kind") for k, v in self.sanctions.items()]
         rows += [ReportRow("sanctions", "total", sum(self.sanctions.values()), "item")]
         return rows
@@ -341,7 +344,13 @@ def _csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def _plain_number(value: float) -> int | float:
+# What a ratio without data reads as in the page and the downloads (not 0%, which would be a finding).
+NO_DATA = "—"
+
+
+def _plain_number(value: float | None) -> int | float | str:
+    if value is None:
+        return NO_DATA
     return int(value) if float(value).is_integer() else value
 
 
