@@ -21,6 +21,7 @@ from supervision.sanctions import Suggestion
 from supervision.scope import get_person
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
+from web.schemas import is_id
 
 LIST_LIMIT = 50
 LEAVE_TABS = ("pending", "overdue", "recent")
@@ -135,6 +136,21 @@ def resolve_alert(alert_id: int) -> Response:
         return _refused(error, back)
     commit()
     notify("alerts.resolved", id=alert_id, action=enum_label("action", action))
+    return redirect(back, code=303)
+
+
+def dismiss_alerts() -> Response:
+    """Dismiss the ticked alerts with one note (e.g. one absence already explained)."""
+    back = url_for("console.alerts")
+    values = request.form.getlist("alert_id")
+    ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
+    try:
+        dismissed, skipped = alerts.dismiss_alerts(session=db_session(), actor=console_actor(),
+                                                   alert_ids=[i for i in ids if is_id(i)], note=_note(), now=now())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("alerts.dismissed", count=len(dismissed), skipped=len(skipped))
     return redirect(back, code=303)
 
 

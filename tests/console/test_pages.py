@@ -385,3 +385,41 @@ def test_audit_log_has_a_person_column_filters_and_one_line_for_repeated_views(o
     assert "共 3 次" in _text(officer_console.get(f"/console/audit?from={(day - timedelta(days=1)).isoformat()}"
                                                   f"&to={(day + timedelta(days=1)).isoformat()}"))
     assert officer_console.get("/console/audit?from=2026-13-40&actor_id=99999999999").status_code == 200
+
+
+def test_several_alerts_are_dismissed_with_one_note(officer_console, world, db_session, clock):
+    from storage.models import Alert
+
+    first, second, already = (make_alert(db_session, world.person, clock.now()) for _ in range(3))
+    already.status = "resolved"
+    db_session.commit()
+    page = _text(officer_console.get("/console/alerts"))
+    assert 'form="bulk-dismiss"' in page and f'value="{first.id}"' in page
+
+    refused = officer_console.post("/console/alerts/dismiss", {"alert_id": [str(first.id), str(second.id)]},
+                                   follow_redirects=True)
+    assert refused.status_code == 200
+    db_session.rollback()
+    assert db_session.get(Alert, first.id).status == "open"  # no note: nothing changed
+
+    done = officer_console.post("/console/alerts/dismiss",
+                                {"alert_id": [str(first.id), str(second.id), str(already.id)],
+                                 "note": "同一次缺勤，已电话核实：住院"}, follow_redirects=True)
+    assert "已忽略 2 条预警（1 条已被他人处理）" in _text(done)
+    db_session.rollback()
+    for alert in (first, second):
+        stored = db_session.get(Alert, alert.id, populate_existing=True)
+        assert stored.status == "resolved" and stored.resolution == "dismiss"
+        assert stored.resolution_note == "同一次缺勤，已电话核实：住院"
+    assert [a for a, _, _ in audit_actions(db_session)].count("alert.resolved") == 2
+
+
+def test_bulk_dismiss_outside_the_scope_changes_nothing(console, world, db_session, clock):
+    from storage.models import Alert
+
+    alert = make_alert(db_session, world.person, clock.now())
+    console.login("officer2")
+    response = console.post("/console/alerts/dismiss", {"alert_id": [str(alert.id)], "note": "x"})
+    assert response.status_code in (303, 404)
+    db_session.rollback()
+    assert db_session.get(Alert, alert.id, populate_existing=True).status == "open"
