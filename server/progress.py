@@ -17,7 +17,8 @@ LOG_EVERY_SECONDS = 10.0
 
 
 @contextmanager
-def progress(length: int, label: str, *, clock: Callable[[], float] = time.monotonic) -> Iterator[Callable[[int], None]]:
+def progress(length: int, label: str, *,
+             clock: Callable[[], float] = time.monotonic) -> Iterator[Callable[[int], None]]:
     """Yield update(n): advances a progress bar on stderr when it is a terminal, and logs the count as it goes."""
     done = 0
     started = last_logged = clock()
