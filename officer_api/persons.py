@@ -179,7 +179,7 @@ def update_person(body: dict[str, Any], person_id: int) -> Any:
 @blp.arguments(EnrolFormSchema, location="form")
 @blp.arguments(EnrolFileSchema, location="files")
 @blp.response(201, ReferenceSchema)
-@blp.problems(*IMAGE_PROBLEMS, "too_many_references")
+@blp.problems(*IMAGE_PROBLEMS, "reference_mismatch", "too_many_references")
 def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> Any:
     """Enrol one reference photo (strict quality gates; 3 to 10 per person, 5 recommended)."""
     session = db_session()

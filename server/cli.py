@@ -49,7 +49,8 @@ def describe_failure(exc: BaseException, database_url: str | None = None) -> str
     if isinstance(exc, DBAPIError):
         reason = _first_line(str(exc.orig)) or type(exc.orig).__name__
         if database_url and database_url.startswith("sqlite"):
-            return _sqlite_problem(database_url) or f"cannot use the SQLite database: {reason}"
+            return _sqlite_problem(database_url) or (f"cannot use the SQLite database {_sqlite_path(database_url)}: "
+                                                     f"{reason} (can this user write there?)")
         where = f" at {_redact(database_url)}" if database_url else ""
         return f"cannot use the database{where}: {reason}"
     if isinstance(exc, SQLAlchemyError):
@@ -60,14 +61,22 @@ def describe_failure(exc: BaseException, database_url: str | None = None) -> str
     return _first_line(str(exc)) or type(exc).__name__
 
 
-def _sqlite_problem(url: str) -> str | None:
+def _sqlite_path(url: str) -> Path | None:
     try:
         database = make_url(url).database or ""
     except ArgumentError:
         return None
-    if not database or database == ":memory:":
+    if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    path = Path(database).resolve()
+    return Path(database).resolve()
+
+
+def _sqlite_problem(url: str) -> str | None:
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"cannot create the SQLite database {path}: {path.parent} is a file, not a folder"
     if not path.parent.is_dir():
         return f"cannot create the SQLite database {path}: the folder {path.parent} does not exist"
     if path.exists() and not os.access(path, os.W_OK):

@@ -328,6 +328,14 @@ def _resolve_secrets(config: dict[str, Any], instance: Path) -> None:
         names = ", ".join(f"CHECKIN_{key}" for key in missing)
         raise ConfigError(f"production mode needs {names} from the environment")
     # Development keeps generated secrets in the instance folder, so restarts can still decrypt stored photos.
+    try:
+        _store_secrets(config, instance, missing)
+    except OSError as exc:
+        raise ConfigError(f"CHECKIN_INSTANCE_PATH: cannot keep the development secrets in {instance}: "
+                          f"{exc.strerror or exc}") from exc
+
+
+def _store_secrets(config: dict[str, Any], instance: Path, missing: list[str]) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}

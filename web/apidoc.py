@@ -46,6 +46,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "image_too_dark": (422, "The photo is too dark."),
     "image_too_bright": (422, "The photo is too bright."),
     "image_too_blurry": (422, "The photo is too blurry."),
+    "reference_mismatch": (422, "The face clearly differs from the person's other reference photos (force it with a "
+                                "note if it is right)."),
     "invalid_video": (422, "The clip could not be decoded."),
     "video_too_long": (422, "The clip is longer than accepted."),
     "liveness_required": (422, "This check-in needs a liveness challenge: ask for one, then send the clip."),
@@ -67,6 +69,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "task_closed": (409, "The task is already answered or closed."),
     "too_many_references": (409, "The person has the most reference photos allowed: delete one first."),
     "person_code_taken": (409, "The person code is already registered."),
+    "office_exists": (409, "An office with this code already exists."),
+    "username_taken": (409, "The username is taken."),
     "spot_check_open": (409, "The person already has an open spot check."),
     "video_inspection_open": (409, "The person already has an open video inspection."),
     "not_processed": (409, "The clip has not been processed yet."),
