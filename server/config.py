@@ -297,7 +297,7 @@ def _check_settings(config: dict[str, Any]) -> None:
     if not isinstance(by_level, Mapping):
         raise ConfigError('CHECKIN_LIVENESS_BY_LEVEL must be a JSON object such as {"strict": "always"}')
     for level, mode in by_level.items():
-        _choice("LIVENESS_BY_LEVEL key", level, tuple(SupervisionLevel))
+        _choice("LIVENESS_BY_LEVEL key", level, tuple(str(v.value) for v in SupervisionLevel))
         _choice(f"LIVENESS_BY_LEVEL[{level}]", mode, LIVENESS_MODES)
     if config["DATABASE_URL"]:
         try:
