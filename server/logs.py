@@ -93,7 +93,8 @@ def gunicorn_logconfig(fmt: str, level: str = "INFO") -> dict[str, Any]:
                                 "stream": "ext://sys.stderr"}},
         "loggers": {
             "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            # The app writes one access line per request itself, with the request id (server._init_request_log).
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
         "root": {"level": level, "handlers": ["stderr"]},
     }

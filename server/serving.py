@@ -41,9 +41,13 @@ def gunicorn_options(config: Mapping[str, Any], *, bind: str = DEFAULT_BIND, wor
 
 def warm_app() -> Flask:
     """The app for one gunicorn worker, with the face models loaded (and checksummed) before its first check-in."""
+    import logging
+
     from server import create_app
     from verification.engine import get_engine, warm_up
 
+    # Python warnings (a library's deprecation notice at import) become log records, in the log format too.
+    logging.captureWarnings(True)
     app = create_app()
     warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
     return app
