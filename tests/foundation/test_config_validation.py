@@ -92,7 +92,8 @@ def test_size_overrides_may_be_text_too(env):
 
 def test_pixels_and_booleans():
     assert parse_pixels("1920x1088") == parse_pixels("1920 × 1088") == parse_pixels("2088960") == 2088960
-    assert [parse_bool(v) for v in ("true", "YES", "on", "1", "false", "No", "off", "0", "")] == [True] * 4 + [False] * 5
+    words = ("true", "YES", "on", "1", "false", "No", "off", "0", "")
+    assert [parse_bool(v) for v in words] == [True] * 4 + [False] * 5
     with pytest.raises(ValueError):
         parse_pixels("big")
 
