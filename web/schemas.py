@@ -145,10 +145,10 @@ class OpenNested(fields.Nested):
     schema documents ``additionalProperties`` as allowed).
     """
 
-    def _serialize(self, nested_obj: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if nested_obj is None:
+    def _serialize(self, value: Any | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if value is None:
             return None
-        return dict(nested_obj)
+        return dict(value)
 
 
 class OpenSchema(Schema):
