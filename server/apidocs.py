@@ -30,7 +30,8 @@ body{margin:0;font-family:system-ui,sans-serif;color:#222}
 .GET{border-color:#2a7}.POST{border-color:#27c}.DELETE{border-color:#c33}.PATCH{border-color:#c80}
 code{font-size:.95em}small{color:#555}
 </style></head><body>
-<div class="intro"><p>Machine-readable document: <a href="{{ json_url }}">{{ json_url }}</a> (OpenAPI {{ spec.openapi }}). Errors are
+<div class="intro"><p>Machine-readable document: <a href="{{ json_url }}">{{ json_url }}</a>
+(OpenAPI {{ spec.openapi }}). Errors are
 <code>application/problem+json</code> with a stable <code>code</code>; each operation lists the codes it can answer
 with. Mutating phone requests take an <code>Idempotency-Key</code> header.</p></div>
 <div id="swagger-ui" data-url="{{ json_url }}"></div>
