@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from server.commands.faces import eval_faces
-from server.config import ConfigError, load_config
+from server.config import ConfigError, check_service_config, load_config, log_format
+from server.logs import configure_logging
+from server.progress import progress
+
+log = logging.getLogger("checkin.cli")
 
 
-def _config() -> dict[str, Any]:
+def _config(*, service: bool = False) -> dict[str, Any]:
     try:
-        return load_config()
+        config = load_config()
+        if service:
+            check_service_config(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(log_format(config), config["LOG_LEVEL"])
+    return config
 
 
 def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
@@ -26,7 +39,80 @@ def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
     return db
 
 
-@click.group()
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def describe_failure(exc: BaseException, database_url: str | None = None) -> str:
+    """One line an operator can act on, for an outage or a path problem met by a command."""
+    if isinstance(exc, DBAPIError):
+        reason = _first_line(str(exc.orig)) or type(exc.orig).__name__
+        if database_url and database_url.startswith("sqlite"):
+            return _sqlite_problem(database_url) or (f"cannot use the SQLite database {_sqlite_path(database_url)}: "
+                                                     f"{reason} (can this user write there?)")
+        where = f" at {_redact(database_url)}" if database_url else ""
+        return f"cannot use the database{where}: {reason}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {_first_line(str(exc))}"
+    if isinstance(exc, OSError):
+        target = f" {exc.filename}" if exc.filename else ""
+        return f"cannot use{target}: {exc.strerror or exc}"
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        database = make_url(url).database or ""
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def _sqlite_problem(url: str) -> str | None:
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"cannot create the SQLite database {path}: {path.parent} is a file, not a folder"
+    if not path.parent.is_dir():
+        return f"cannot create the SQLite database {path}: the folder {path.parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"cannot write the SQLite database {path}: permission denied"
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        return f"cannot create the SQLite database {path}: the folder {path.parent} is not writable"
+    return None
+
+
+class OneLineErrors(click.Group):
+    """The `checkin` group: every error is one line on stderr, with no usage block and no traceback."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "checkin"
+            click.echo(f"Error: {_first_line(exc.format_message())} (see `{command} --help`)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_first_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(1)
+        except (SQLAlchemyError, OSError) as exc:
+            log.debug("command failed", exc_info=exc)
+            click.echo(f"Error: {describe_failure(exc, os.environ.get('CHECKIN_DATABASE_URL'))}", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """Community corrections check-in service."""
 
@@ -40,8 +126,16 @@ def init_db() -> None:
     from storage import migrate
 
     config = _config()
-    migrate.upgrade(config["DATABASE_URL"])
-    click.echo(f"database is at the newest schema: {_redact(config['DATABASE_URL'])}")
+    url = config["DATABASE_URL"]
+    problem = _sqlite_problem(url) if url.startswith("sqlite") else None
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        migrate.upgrade(url)
+    except (SQLAlchemyError, OSError) as exc:
+        log.debug("init-db failed", exc_info=exc)
+        raise click.ClickException(describe_failure(exc, url)) from exc
+    click.echo(f"database is at the newest schema: {_redact(url)}")
 
 
 @main.command("create-office")
@@ -96,7 +190,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn")
 def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the API (gunicorn where available, else Flask's server)."""
-    config = _config()  # fail fast on bad configuration, before forking workers
+    config = _config(service=True)  # fail fast on bad configuration, before forking workers
     try:
         if dev:
             raise ImportError
@@ -106,33 +200,20 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
         create_app().run(host=host, port=port, threaded=True)
         return
+    from server import serving
+
+    options = serving.gunicorn_options(config, bind=f"{host}:{port}", workers=workers, threads=threads)
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("timeout", 120)
-            self.cfg.set("accesslog", "-")
+            for name, value in options.items():
+                self.cfg.set(name, value)
 
         def load(self):  # type: ignore[no-untyped-def]
-            from server import create_app
-            from verification.engine import get_engine, warm_up
+            # The same app as gunicorn.conf.py's; the models are already loaded, by the arbiter (below).
+            return serving.warm_app()
 
-            app = create_app()
-            # The arbiter loaded the models before forking (below), so this finds them already in memory; it
-            # loads them only where the settings differ.
-            warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
-            return app
-
-    from verification.engine import get_engine, warm_up
-
-    # Load (and checksum) the face models once, in the arbiter, before it forks the workers: they inherit the
-    # loaded models and share their pages (dlib's ~130 MB and SFace's expanded weights are only read after loading),
-    # so each worker adds only its own inference buffers (bench/hostile_upload_bench.py prints RSS and PSS). Only
-    # models are loaded here, never run: no OpenCV thread pool or database connection exists before the fork.
-    warm_up(get_engine(config["FACE_ENGINE"]))
+    serving.preload_models(config)
     _Gunicorn().run()
 
 
@@ -183,7 +264,7 @@ def worker(burst: bool) -> None:
     """Run background jobs (video inspections) from the RQ queue at CHECKIN_QUEUE_URL."""
     from server.jobs import run_worker
 
-    config = _config()
+    config = _config(service=True)
     if not config["QUEUE_URL"]:
         raise click.ClickException("CHECKIN_QUEUE_URL is not set: without a queue, jobs run inside the web process")
     run_worker(config, burst=burst)
@@ -224,7 +305,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
                                    .order_by(ReferenceFace.id)))
     counts: Counter[str] = Counter()
     unusable: list[int] = []
-    with click.progressbar(length=len(ids), label=f"re-encoding {len(ids)} references", file=sys.stderr) as bar:
+    with progress(len(ids), f"re-encoding {len(ids)} references") as update:
         for start in range(0, len(ids), batch):
             # One transaction per batch: an interrupted run keeps what it finished and the next run skips it.
             with db.transaction() as session:
@@ -236,7 +317,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
                     counts[outcome] += 1
                     if outcome == "unusable":
                         unusable.append(reference.id)
-                    bar.update(1)
+                    update(1)
     with db.transaction() as session:
         record_event(session=session, actor=SYSTEM, action=AuditAction.FACES_REENCODED, at=Clock().now(),
                      target_type="reference_face", details={"templates": list(keys), "force": force,

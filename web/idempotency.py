@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from storage.models import IdempotencyRecord
 from supervision.errors import AppError, Conflict, ValidationFailed
+from web.apidoc import mark
 from web.auth import current_actor
 from web.db import commit, database, db_session, defer_commit, end_deferral, now
 from web.problems import handle_app_error, handle_http_exception
@@ -83,10 +84,11 @@ def request_fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}?{request.query_string.decode()}\n".encode())
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name in sorted(request.form):
+        # A part whose name the multipart parser could not read has the name None: sort by text, never fail.
+        for name in sorted(request.form, key=str):
             for value in request.form.getlist(name):
                 digest.update(f"form:{name}={value}\n".encode())
-        for name in sorted(request.files):
+        for name in sorted(request.files, key=str):
             for upload in request.files.getlist(name):
                 data = upload.stream.read()
                 upload.stream.seek(0)
@@ -286,4 +288,4 @@ def idempotent(view: F) -> F:
             action()
         return response
 
-    return wrapper  # type: ignore[return-value]
+    return mark(wrapper, idempotent=True)  # type: ignore[return-value]
