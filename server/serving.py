@@ -47,8 +47,11 @@ def preload_models(config: Mapping[str, Any]) -> None:
     and PSS). The models are loaded here, never run: no OpenCV thread pool or database connection exists before the
     fork. warm_app() in the worker then finds them in memory (it loads them itself only where settings differ).
     """
+    import logging
+
     from verification.engine import get_engine, warm_up
 
+    logging.captureWarnings(True)  # a model library's import-time warning becomes a log line in the log format
     warm_up(get_engine(config["FACE_ENGINE"]))
 
 
