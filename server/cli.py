@@ -22,7 +22,7 @@ def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
     from storage.db import Database
 
     db = Database()
-    db.configure(config["DATABASE_URL"])
+    db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
     return db
 
 
@@ -192,7 +192,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
 
     from sqlalchemy import select
 
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import ReferenceFace
     from supervision import faces
     from supervision.actors import SYSTEM
@@ -209,7 +209,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
         import dataclasses
 
         engine = get_engine(dataclasses.replace(engine.settings, matcher="sface+dlib"))
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     db = _database(config)
     with db.transaction() as session:
         ids = list(session.scalars(select(ReferenceFace.id).where(ReferenceFace.deleted_at.is_(None))
@@ -251,7 +251,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
     from sqlalchemy import select
 
     from storage import migrate
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import Office
     from supervision import accounts, faces
     from supervision import persons as person_service
@@ -261,7 +261,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
 
     config = _config()
     migrate.upgrade(config["DATABASE_URL"])
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     engine = get_engine(config["FACE_ENGINE"])
     now = Clock().now()
     officer_password = secrets.token_urlsafe(12)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -90,12 +91,14 @@ class Database:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
 
-    def configure(self, url: str, *, echo: bool = False) -> None:
-        """Bind this database to url."""
+    def configure(self, url: str, *, echo: bool = False, keyring: Any = None) -> None:
+        """Bind this database to url; keyring (storage.crypto.Keyring) seals face templates in its sessions."""
         if self.engine is not None:
             self.engine.dispose()
         self.engine = make_engine(url, echo=echo)
-        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # Sessions carry the keyring, so the code that stores templates needs no extra argument to seal them.
+        info = {"keyring": keyring} if keyring is not None else {}
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
 
     def session(self) -> Session:
         """Open a new session."""
