@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from server.commands.faces import eval_faces
+from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
 from server.config import ConfigError, load_config
 
 
@@ -32,6 +33,8 @@ def main() -> None:
 
 
 main.add_command(eval_faces, "eval-faces")
+for _command in (purge, rotate_keys, fsck, export_person):
+    main.add_command(_command)
 
 
 @main.command("init-db")
@@ -129,10 +132,13 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
 
 @main.command("sweep")
-def sweep() -> None:
+@click.option("--purge", "with_purge", is_flag=True, help="Also apply the retention purge (e.g. once a night)")
+@click.option("--fsck", "with_fsck", is_flag=True, help="Also check rows against blobs and remove old orphans")
+def sweep(with_purge: bool, with_fsck: bool) -> None:
     """Raise alerts for missed check-ins, missed spot checks, repeated failures and overdue leave (run from cron)."""
+    from storage.blobs import make_blob_store
     from supervision.clock import Clock
-    from supervision.sweep import SweepSettings, run_sweep
+    from supervision.sweep import SweepSettings, run_lifecycle, run_sweep
 
     config = _config()
     try:
@@ -141,6 +147,10 @@ def sweep() -> None:
         raise click.ClickException(str(exc)) from exc
     with _database(config).transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+    if with_purge or with_fsck:
+        with _database(config).transaction() as session:
+            counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
+                                        config=config, purge=with_purge, fsck=with_fsck))
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 

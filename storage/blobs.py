@@ -18,9 +18,11 @@ from cryptography.exceptions import InvalidTag
 
 from storage.crypto import SEALED_MAGIC, Keyring, SealError, UnknownKey, decode_key, generate_key
 
-__all__ = ["BlobEntry", "BlobError", "BlobIntegrityError", "BlobKeyRetired", "BlobNotFound", "BlobStore",
-           "BlobStoreFull", "BlobStoreUnavailable", "FilesystemBlobStore", "S3BlobStore", "StoredBlob", "decode_key",
-           "generate_key", "make_blob_store", "storage_error"]
+__all__ = [
+    "BlobEntry", "BlobError", "BlobIntegrityError", "BlobKeyRetired", "BlobNotFound", "BlobStore", "BlobStoreFull",
+    "BlobStoreUnavailable", "FilesystemBlobStore", "ManagedBlobStore", "S3BlobStore", "StoredBlob", "decode_key",
+    "generate_key", "make_blob_store", "storage_error",
+]
 
 # Version 1 blobs (before the keyring): b"CKB1" | nonce | ciphertext, the blob key as associated data, no key id.
 _V1_MAGIC = b"CKB1"
@@ -86,6 +88,14 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
+
+
+class ManagedBlobStore(BlobStore, Protocol):
+    """A store the maintenance commands can list and re-key (both stores of this module)."""
+
+    def keys(self) -> Iterator[BlobEntry]: ...
+    def key_id(self, key: str) -> str | None: ...
+    def rewrap(self, key: str) -> bool: ...
 
 
 def valid_key(key: str) -> bool:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -160,3 +161,16 @@ class Keyring:
     def legacy_keys(self) -> list[AESGCM]:
         """Every key, newest first (to open version-1 blobs, which carry no key id)."""
         return [self._keys[key_id] for key_id in reversed(self.ids)]
+
+
+def session_keyring(session: Any) -> Keyring:
+    """The keyring the session's Database was configured with (storage.db.Database.configure)."""
+    keyring = session.info.get("keyring")
+    if keyring is None:
+        raise RuntimeError("this database session has no keyring: configure the Database with keyring=")
+    return keyring
+
+
+def template_associated(reference_id: int, template: str) -> bytes:
+    """What a sealed template is bound to: its reference and embedder, so it cannot be moved to another row."""
+    return f"reference_template:{reference_id}:{template}".encode()

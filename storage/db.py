@@ -126,6 +126,28 @@ def on_rollback(session: Session, cleanup) -> None:  # type: ignore[no-untyped-d
     session.info.setdefault("rollback_cleanups", []).append((transaction, cleanup))
 
 
+def on_commit(session: Session, action) -> None:  # type: ignore[no-untyped-def]
+    """Run action() once the outermost transaction commits (e.g. delete a blob whose row no longer points to it);
+    a rollback forgets it. Deleting after the commit means a crash leaves an orphan (fsck finds it), never a row
+    pointing to a deleted blob."""
+    session.info.setdefault("commit_actions", []).append(action)
+
+
+def _run_commit_actions(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    for action in session.info.pop("commit_actions", []):
+        try:
+            action()
+        except Exception:  # noqa: BLE001  (the commit happened; a failed delete leaves an orphan for fsck)
+            pass
+
+
+def _forget_commit_actions(session: Session, rolled_back) -> None:  # type: ignore[no-untyped-def]
+    if rolled_back.parent is None:
+        session.info.pop("commit_actions", None)
+
+
 def _inside(transaction, ancestor) -> bool:  # type: ignore[no-untyped-def]
     while transaction is not None:
         if transaction is ancestor:
@@ -157,4 +179,6 @@ def _forget_rollback_cleanups(session: Session) -> None:
 
 event.listen(Session, "after_soft_rollback", _run_rollback_cleanups)
 event.listen(Session, "after_commit", _forget_rollback_cleanups)
+event.listen(Session, "after_commit", _run_commit_actions)
+event.listen(Session, "after_soft_rollback", _forget_commit_actions)
 event.listen(Engine, "do_connect", _owner_only_sqlite)

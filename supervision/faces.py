@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.blobs import BlobError, BlobStore
+from storage.crypto import Keyring, session_keyring, template_associated
 from storage.db import on_rollback
 from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
@@ -67,16 +68,30 @@ def stored_templates(session: Session, reference_ids: Iterable[int]) -> dict[int
     found: dict[int, dict[str, np.ndarray]] = {i: {} for i in ids}
     if not ids:
         return found
+    keyring: Keyring | None = None
     for row in session.scalars(select(ReferenceTemplate).where(ReferenceTemplate.reference_id.in_(ids))):
-        found[row.reference_id][row.template] = encoding_from_bytes(row.vector)
+        if row.key_id is None:  # written before templates were sealed; rotate-keys seals it
+            raw = row.vector
+        else:
+            keyring = keyring or session_keyring(session)
+            raw = keyring.open(row.vector, associated=template_associated(row.reference_id, row.template))
+        found[row.reference_id][row.template] = encoding_from_bytes(raw)
     return found
+
+
+def seal_template(keyring: Keyring, *, reference_id: int, template: str, raw: bytes) -> tuple[bytes, str]:
+    """A template's bytes sealed with the newest key, bound to its row; the sealed bytes and the key id."""
+    return keyring.seal(raw, associated=template_associated(reference_id, template)), keyring.newest_id
 
 
 def add_templates(*, session: Session, reference: ReferenceFace, templates: Mapping[str, np.ndarray],
                   engine_version: str, now: datetime) -> None:
-    """Store a reference's templates (one row per embedder key)."""
+    """Store a reference's templates (one row per embedder key), sealed with the session's keyring."""
+    keyring = session_keyring(session)
     for key, vector in templates.items():
-        session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=encoding_to_bytes(vector),
+        sealed, key_id = seal_template(keyring, reference_id=reference.id, template=key,
+                                       raw=encoding_to_bytes(vector))
+        session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=sealed, key_id=key_id,
                                       engine_version=engine_version, created_at=now))
     session.flush()
 
