@@ -17,7 +17,7 @@ from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.evidence import EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from verification.engine import FaceAnalysis, FaceEngine
 from verification.errors import ImageError, QualityError
 
@@ -43,7 +43,8 @@ def encoding_from_bytes(data: bytes) -> np.ndarray:
 
 def active_references(session: Session, person_id: int) -> list[ReferenceFace]:
     """The person's references in enrolment order."""
-    stmt = select(ReferenceFace).where(ReferenceFace.person_id == person_id, ReferenceFace.deleted_at.is_(None))
+    stmt = select(ReferenceFace).where(ReferenceFace.person_id == person_id, ReferenceFace.deleted_at.is_(None),
+                                       ReferenceFace.purged_at.is_(None))
     return list(session.scalars(stmt.order_by(ReferenceFace.id)))
 
 
@@ -242,6 +243,8 @@ def read_reference_photo(*, session: Session, blobs: BlobStore, actor: Actor, pe
                          now: datetime) -> tuple[bytes, str]:
     """The reference photo bytes; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     reference = get_reference(session=session, person=person, face_id=face_id, include_deleted=True)
+    if reference.purged_at is not None:
+        raise EvidencePurged("This reference photo was deleted at the end of its retention period.")
     subject = EvidenceSubject(person_id=person.id, office_id=person.office_id, target_type="reference_face",
                               target_id=reference.id)
     data = read_evidence(session=session, blobs=blobs, actor=actor, key=reference.blob_key, subject=subject, now=now)
@@ -254,5 +257,6 @@ def count_references(session: Session, person_id: int) -> int:
     """How many active references the person has."""
     return session.scalar(
         select(func.count(ReferenceFace.id)).where(ReferenceFace.person_id == person_id,
-                                                   ReferenceFace.deleted_at.is_(None))
+                                                   ReferenceFace.deleted_at.is_(None),
+                                                   ReferenceFace.purged_at.is_(None))
     ) or 0

@@ -219,3 +219,25 @@ def test_cli_purge_is_a_dry_run_unless_applied(app, db_session, blobs, released_
 
     again = runner.invoke(main, ["purge", "--apply"], catch_exceptions=False)
     assert "checkin_photos: purged rows=0" in again.output
+
+
+def test_purged_evidence_answers_purged_without_an_integrity_alert(db_session, blobs, clock, settings,
+                                                                   released_and_active, officer):
+    from storage.models import Alert, Person
+    from supervision import faces, video_inspections
+    from supervision.accounts import actor_for_account
+    from supervision.evidence import EvidencePurged
+
+    released, _active = released_and_active
+    _run(db_session, blobs, clock, settings, apply=True)
+    actor = actor_for_account(officer)
+    person = db_session.get(Person, released["reference"].person_id)
+
+    with pytest.raises(EvidencePurged):
+        faces.read_reference_photo(session=db_session, blobs=blobs, actor=actor, person=person,
+                                   face_id=released["reference"].id, now=clock.now())
+    with pytest.raises(EvidencePurged):
+        video_inspections.read_key_frame(session=db_session, blobs=blobs, actor=actor, task_id=released["task"].id,
+                                         n=0, now=clock.now())
+    assert faces.active_references(db_session, person.id) == []
+    assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
