@@ -331,13 +331,32 @@ class S3BlobStore:
         return sealed_key_id(self._read(key))
 
     def rewrap(self, key: str) -> bool:
-        """Re-encrypt one blob under the newest key (one overwriting PUT); False when it already was."""
+        """Re-encrypt one blob under the newest key (one overwriting PUT); False when it already was.
+
+        The object's metadata names its key, so a resumed rotation skips done blobs with a HEAD instead of a GET
+        (metadata is not authenticated: at worst a blob is skipped and later fails to open, which fsck reports).
+        """
+        if self._metadata_key_id(key) == self.keyring.newest_id:
+            return False
         sealed = self._read(key)
         if sealed_key_id(sealed) == self.keyring.newest_id:
             return False
         data = _open_sealed(self.keyring, key, sealed)
         self._write(key, self.keyring.seal(data, associated=key.encode()))
         return True
+
+    def _metadata_key_id(self, key: str) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except ClientError as exc:
+            if _s3_code(exc) in _S3_MISSING:
+                raise BlobNotFound(key) from exc
+            raise self._error(exc, "look up a blob") from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, "look up a blob") from exc
+        return (head.get("Metadata") or {}).get("checkin-key-id")
 
     def delete(self, key: str) -> None:
         """Remove a blob; deleting a missing blob is not an error."""
