@@ -114,13 +114,15 @@ def run_lifecycle(*, session: Session, blobs: Any, now: datetime, config: Mappin
     return counts
 
 
-def lifecycle_job(*, open_session: Any, blobs: Any, engine: Any, clock: Any, config: Mapping[str, Any],
+def lifecycle_job(*, open_session: Any, blobs: Any, engine: Any, clock: Any, retention: Mapping[str, Any],
                   purge: bool = True, fsck: bool = False) -> dict[str, int]:
-    """Background-job form of run_lifecycle (server.jobs runs it with the worker's session and store)."""
+    """Background-job form of run_lifecycle (server.jobs runs it with the worker's session and store); retention
+    holds the CHECKIN_RETENTION_* values, so the job's arguments stay plain JSON."""
     del engine  # the job context hands every job the engine; this one needs none
     session = open_session()
     try:
-        counts = run_lifecycle(session=session, blobs=blobs, now=clock.now(), config=config, purge=purge, fsck=fsck)
+        counts = run_lifecycle(session=session, blobs=blobs, now=clock.now(), config=retention, purge=purge,
+                               fsck=fsck)
         session.commit()
         return counts
     except BaseException:

@@ -241,3 +241,19 @@ def test_purged_evidence_answers_purged_without_an_integrity_alert(db_session, b
                                          n=0, now=clock.now())
     assert faces.active_references(db_session, person.id) == []
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
+
+
+def test_the_sweep_schedule_runs_the_purge_and_fsck_as_a_job(app, db_session, blobs, clock, released_and_active):
+    from supervision.sweep import lifecycle_job
+
+    released, _active = released_and_active
+    config = app.config["CHECKIN"]
+    retention_settings = {key: config[key] for key in retention.PERIOD_SETTINGS.values()}
+
+    counts = lifecycle_job(open_session=app.extensions["checkin.db"].session, blobs=blobs, engine=None, clock=clock,
+                           retention=retention_settings, purge=True, fsck=True)
+
+    assert counts["purged_rows"] >= 4 and counts["blobs_missing"] == 0
+    assert not any(blobs.exists(key) for key in released["keys"])
+    actions = set(db_session.scalars(select(AuditEvent.action)))
+    assert {AuditAction.DATA_PURGED, AuditAction.BLOBS_CHECKED} <= actions
