@@ -158,10 +158,11 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
 
 
 def _keyring(config: dict[str, Any]) -> Keyring:
-    try:
-        decode_key(config["ENCRYPTION_KEY"]) if config["ENCRYPTION_KEY"] else None
-    except ValueError as exc:
-        raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
+    if config["ENCRYPTION_KEY"]:
+        try:
+            decode_key(config["ENCRYPTION_KEY"])
+        except ValueError as exc:
+            raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
     try:
         if config["ENCRYPTION_KEYS"]:
             return Keyring.parse(config["ENCRYPTION_KEYS"], legacy=config["ENCRYPTION_KEY"] or "")
