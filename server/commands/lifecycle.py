@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,9 @@ import click
 from server.config import ConfigError, load_config
 
 
-def _context() -> tuple[dict[str, Any], Any, Any]:
+@contextmanager
+def _context() -> Iterator[tuple[dict[str, Any], Any, Any]]:
+    """The configuration, database and blob store of one command; the database's connections are closed after."""
     from storage.blobs import make_blob_store
     from storage.db import Database
 
@@ -22,7 +26,11 @@ def _context() -> tuple[dict[str, Any], Any, Any]:
         raise click.ClickException(str(exc)) from exc
     db = Database()
     db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
-    return config, db, make_blob_store(config)
+    try:
+        yield config, db, make_blob_store(config)
+    finally:
+        assert db.engine is not None
+        db.engine.dispose()
 
 
 def _now() -> Any:
@@ -39,37 +47,37 @@ def purge(apply: bool, batch: int) -> None:
     events; decision records stay. Dry run unless --apply; idempotent; audit-logged with counts."""
     from supervision import retention
 
-    config, db, blobs = _context()
-    try:
-        settings = retention.RetentionSettings.from_config(config)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    now = _now()
-    session = db.session()
-    try:
-        plan = retention.plan_purge(session=session, now=now, settings=settings)
-        total = retention.due_total(plan)
-        label = f"{'purging' if apply else 'counting (dry run)'} {total} rows"
-        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
-            counts = retention.run_purge(session=session, blobs=blobs, now=now, settings=settings, apply=apply,
-                                         batch=batch, progress=bar.update, commit=session.commit, plan=plan)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    for name, kind in retention.PURGE_KINDS.items():
-        period = settings.period(kind.period)
-        done = counts.get(name)
-        if done is None:
-            click.echo(f"{name}: kept forever ({retention.PERIOD_SETTINGS[kind.period]}=0)")
-        else:
-            verb = "purged" if apply else "due"
-            click.echo(f"{name}: {verb} rows={done.rows} items={done.items} blobs={done.blobs} "
-                       f"(older than {period.days if period else 0} days)")
-    if not apply:
-        click.echo("dry run: nothing was deleted; run with --apply to delete")
+    with _context() as (config, db, blobs):
+        try:
+            settings = retention.RetentionSettings.from_config(config)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        now = _now()
+        session = db.session()
+        try:
+            plan = retention.plan_purge(session=session, now=now, settings=settings)
+            total = retention.due_total(plan)
+            label = f"{'purging' if apply else 'counting (dry run)'} {total} rows"
+            with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+                counts = retention.run_purge(session=session, blobs=blobs, now=now, settings=settings, apply=apply,
+                                             batch=batch, progress=bar.update, commit=session.commit, plan=plan)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        for name, kind in retention.PURGE_KINDS.items():
+            period = settings.period(kind.period)
+            done = counts.get(name)
+            if done is None:
+                click.echo(f"{name}: kept forever ({retention.PERIOD_SETTINGS[kind.period]}=0)")
+            else:
+                verb = "purged" if apply else "due"
+                click.echo(f"{name}: {verb} rows={done.rows} items={done.items} blobs={done.blobs} "
+                           f"(older than {period.days if period else 0} days)")
+        if not apply:
+            click.echo("dry run: nothing was deleted; run with --apply to delete")
 
 
 @click.command("rotate-keys")
@@ -79,36 +87,36 @@ def rotate_keys(batch: int) -> None:
     the older keys can be removed from the ring."""
     from supervision import keys as key_service
 
-    config, db, blobs = _context()
-    counts: Counter[str] = Counter()
-    with db.transaction() as session:
-        template_ids = key_service.stale_template_ids(session)
-        encoding_ids = key_service.stale_encoding_ids(session)
-    blob_keys = [entry.key for entry in blobs.keys()]
-    newest = config["KEYRING"].newest_id
-    with click.progressbar(length=len(blob_keys), label=f"re-encrypting {len(blob_keys)} blobs under {newest}",
-                           file=sys.stderr) as bar:
-        counts.update(key_service.rewrap_blobs(blobs=blobs, keys=blob_keys, progress=bar.update))
-    with click.progressbar(length=len(template_ids) + len(encoding_ids), label="re-sealing templates",
-                           file=sys.stderr) as bar:
-        for start in range(0, len(template_ids), batch):
-            with db.transaction() as session:
-                counts["templates"] += key_service.reseal_templates(session=session,
-                                                                    ids=template_ids[start:start + batch])
-            bar.update(len(template_ids[start:start + batch]))
-        for start in range(0, len(encoding_ids), batch):
-            with db.transaction() as session:
-                counts["encodings"] += key_service.reseal_encodings(session=session,
-                                                                    ids=encoding_ids[start:start + batch])
-            bar.update(len(encoding_ids[start:start + batch]))
-    with db.transaction() as session:
-        key_service.record_rotation(session=session, now=_now(), counts=dict(counts))
-    click.echo(f"newest key {newest}: blobs rewrapped={counts['rewrapped']} current={counts['current']} "
-               f"missing={counts['missing']} failed={counts['failed']}; templates={counts['templates']} "
-               f"encodings={counts['encodings']}")
-    if counts["failed"]:
-        raise click.ClickException(f"{counts['failed']} blobs could not be re-encrypted (run `checkin fsck`); "
-                                   "keep the old keys until they are resolved")
+    with _context() as (config, db, blobs):
+        counts: Counter[str] = Counter()
+        with db.transaction() as session:
+            template_ids = key_service.stale_template_ids(session)
+            encoding_ids = key_service.stale_encoding_ids(session)
+        blob_keys = [entry.key for entry in blobs.keys()]
+        newest = config["KEYRING"].newest_id
+        with click.progressbar(length=len(blob_keys), label=f"re-encrypting {len(blob_keys)} blobs under {newest}",
+                               file=sys.stderr) as bar:
+            counts.update(key_service.rewrap_blobs(blobs=blobs, keys=blob_keys, progress=bar.update))
+        with click.progressbar(length=len(template_ids) + len(encoding_ids), label="re-sealing templates",
+                               file=sys.stderr) as bar:
+            for start in range(0, len(template_ids), batch):
+                with db.transaction() as session:
+                    counts["templates"] += key_service.reseal_templates(session=session,
+                                                                        ids=template_ids[start:start + batch])
+                bar.update(len(template_ids[start:start + batch]))
+            for start in range(0, len(encoding_ids), batch):
+                with db.transaction() as session:
+                    counts["encodings"] += key_service.reseal_encodings(session=session,
+                                                                        ids=encoding_ids[start:start + batch])
+                bar.update(len(encoding_ids[start:start + batch]))
+        with db.transaction() as session:
+            key_service.record_rotation(session=session, now=_now(), counts=dict(counts))
+        click.echo(f"newest key {newest}: blobs rewrapped={counts['rewrapped']} current={counts['current']} "
+                   f"missing={counts['missing']} failed={counts['failed']}; templates={counts['templates']} "
+                   f"encodings={counts['encodings']}")
+        if counts["failed"]:
+            raise click.ClickException(f"{counts['failed']} blobs could not be re-encrypted (run `checkin fsck`); "
+                                       "keep the old keys until they are resolved")
 
 
 @click.command("fsck")
@@ -121,21 +129,21 @@ def fsck(repair: bool, grace_minutes: int) -> None:
 
     from supervision import fsck as checks
 
-    _config, db, blobs = _context()
-    now = _now()
-    with db.transaction() as session:
-        report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes))
-        if repair:
-            checks.repair_orphans(blobs=blobs, report=report)
-        checks.record_fsck(session=session, now=now, report=report, repair=repair)
-    click.echo(f"rows={report.rows_checked} blobs={report.blobs_listed} missing={len(report.missing)} "
-               f"orphans={len(report.orphans)} young={report.young_unreferenced} removed={report.removed}")
-    for key, table, row_id in report.missing[:50]:
-        click.echo(f"missing: {table} {row_id} -> {key}")
-    for key in report.orphans[:50]:
-        click.echo(f"orphan: {key}{' (removed)' if repair else ''}")
-    if report.missing:
-        sys.exit(1)
+    with _context() as (_config, db, blobs):
+        now = _now()
+        with db.transaction() as session:
+            report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes))
+            if repair:
+                checks.repair_orphans(blobs=blobs, report=report)
+            checks.record_fsck(session=session, now=now, report=report, repair=repair)
+        click.echo(f"rows={report.rows_checked} blobs={report.blobs_listed} missing={len(report.missing)} "
+                   f"orphans={len(report.orphans)} young={report.young_unreferenced} removed={report.removed}")
+        for key, table, row_id in report.missing[:50]:
+            click.echo(f"missing: {table} {row_id} -> {key}")
+        for key in report.orphans[:50]:
+            click.echo(f"orphan: {key}{' (removed)' if repair else ''}")
+        if report.missing:
+            sys.exit(1)
 
 
 @click.command("export-person")
@@ -150,13 +158,13 @@ def export_person(code: str, output: Path, reason: str) -> None:
     from supervision.errors import NotFound
     from supervision.export import export_person as build
 
-    _config, db, blobs = _context()
-    with db.transaction() as session:
-        try:
-            payload, summary = build(session=session, blobs=blobs, code=code, now=_now(), reason=reason)
-        except NotFound as exc:
-            raise click.ClickException(exc.detail) from exc
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-    click.echo(f"{output}: {summary['files']} files, records {summary['records']}, sha256 {summary['sha256']}")
+    with _context() as (_config, db, blobs):
+        with db.transaction() as session:
+            try:
+                payload, summary = build(session=session, blobs=blobs, code=code, now=_now(), reason=reason)
+            except NotFound as exc:
+                raise click.ClickException(exc.detail) from exc
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+        click.echo(f"{output}: {summary['files']} files, records {summary['records']}, sha256 {summary['sha256']}")
