@@ -27,6 +27,7 @@ from officer_api.console_session import (
     t,
 )
 from supervision.errors import AppError
+from supervision.persons import shown_name
 from web.db import commit, db_session
 
 console_bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -128,6 +129,8 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "actor": g.get("console_actor"),
         "localtime": local_time,
+        # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
+        "person_name": shown_name,
     }
 
 

@@ -13,7 +13,7 @@ from officer_api.alerts import duty_policy
 from officer_api.console_session import console_actor, error_text, notify, zone
 from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel
 from storage.models import Account, Person
-from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks
+from supervision import alerts, audit, checkins, duties, faces, leave, persons, reports, sanctions, tasks
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
 from supervision.evidence import EvidenceError
@@ -62,8 +62,11 @@ def person_detail(person_id: int) -> str:
     person = get_person(session, actor, person_id)
     at = now()
     policy = duty_policy()
+    full_identity = persons.view_identity(session=session, actor=actor, person=person, now=at, channel="console")
+    commit()
     context: dict[str, Any] = {
         "person": person,
+        "full_identity": full_identity,
         "references": faces.active_references(session, person.id),
         "min_references": app_config("MIN_REFERENCES"),
         "checkins": checkins.list_checkins(session=session, actor=actor, status=None, person_id=person.id,

@@ -71,7 +71,9 @@ class PersonUpdateSchema(StrictSchema):
 class PersonSchema(StrictSchema):
     id = fields.Integer()
     code = fields.String()
-    name = fields.String()
+    # A minor's name is masked everywhere but their own record, for officers of their office (get_person_view).
+    name = fields.Function(lambda person: persons.shown_name(
+        person, full_identity=bool(getattr(person, "full_identity", False))), metadata={"type": "string"})
     gender = enum_field(Gender)
     birth_date = fields.Date()
     sentence_type = enum_field(SentenceType)
@@ -157,8 +159,13 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 @auth_required(*STAFF)
 @blp.response(200, PersonSchema)
 def get_person_view(person_id: int) -> Any:
-    """One person in your scope."""
-    return _with_count(get_person(db_session(), current_actor(), person_id))
+    """One person in your scope (a minor's full name only for officers of their office; audit-logged)."""
+    session = db_session()
+    person = get_person(session, current_actor(), person_id)
+    person.full_identity = persons.view_identity(session=session, actor=current_actor(), person=person, now=now(),
+                                                 channel="api")
+    commit()
+    return _with_count(person)
 
 
 @blp.patch("/<int:person_id>")

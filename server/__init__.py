@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.config import check_service_config, load_config, log_format
 from server.logs import configure_logging
-from storage.blobs import FilesystemBlobStore, decode_key
+from storage.blobs import make_blob_store
 from storage.db import Database
 from supervision.clock import Clock
 
@@ -80,8 +80,8 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     from web.problems import register_problem_handlers
 
     database = Database()
-    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"])
-    db.init_app(app, database, FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])))
+    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"], keyring=config["KEYRING"])
+    db.init_app(app, database, make_blob_store(config))
     app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
     jobs.init_app(app, rq_entry=ENTRY_POINT)
 

@@ -13,6 +13,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from server.commands.faces import eval_faces
+from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
 from server.config import ConfigError, check_service_config, load_config, log_format
 from server.logs import configure_logging
 from server.progress import progress
@@ -35,7 +36,7 @@ def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
     from storage.db import Database
 
     db = Database()
-    db.configure(config["DATABASE_URL"])
+    db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
     return db
 
 
@@ -118,6 +119,8 @@ def main() -> None:
 
 
 main.add_command(eval_faces, "eval-faces")
+for _command in (purge, rotate_keys, fsck, export_person):
+    main.add_command(_command)
 
 
 @main.command("init-db")
@@ -218,10 +221,13 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
 
 @main.command("sweep")
-def sweep() -> None:
+@click.option("--purge", "with_purge", is_flag=True, help="Also apply the retention purge (e.g. once a night)")
+@click.option("--fsck", "with_fsck", is_flag=True, help="Also check rows against blobs and remove old orphans")
+def sweep(with_purge: bool, with_fsck: bool) -> None:
     """Raise alerts for missed check-ins, missed spot checks, repeated failures and overdue leave (run from cron)."""
+    from storage.blobs import make_blob_store
     from supervision.clock import Clock
-    from supervision.sweep import SweepSettings, run_sweep
+    from supervision.sweep import SweepSettings, run_lifecycle, run_sweep
 
     config = _config()
     try:
@@ -230,6 +236,10 @@ def sweep() -> None:
         raise click.ClickException(str(exc)) from exc
     with _database(config).transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+    if with_purge or with_fsck:
+        with _database(config).transaction() as session:
+            counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
+                                        config=config, purge=with_purge, fsck=with_fsck))
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
@@ -281,7 +291,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
 
     from sqlalchemy import select
 
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import ReferenceFace
     from supervision import faces
     from supervision.actors import SYSTEM
@@ -298,7 +308,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
         import dataclasses
 
         engine = get_engine(dataclasses.replace(engine.settings, matcher="sface+dlib"))
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     db = _database(config)
     with db.transaction() as session:
         ids = list(session.scalars(select(ReferenceFace.id).where(ReferenceFace.deleted_at.is_(None))
@@ -340,7 +350,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
     from sqlalchemy import select
 
     from storage import migrate
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import Office
     from supervision import accounts, faces
     from supervision import persons as person_service
@@ -350,7 +360,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
 
     config = _config()
     migrate.upgrade(config["DATABASE_URL"])
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     engine = get_engine(config["FACE_ENGINE"])
     now = Clock().now()
     officer_password = secrets.token_urlsafe(12)

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from storage.blobs import decode_key, generate_key
+from storage.blobs import BLOB_BACKENDS
+from storage.crypto import Keyring, KeyringError, decode_key, generate_key
 from storage.migrate import default_database_url
 
 # Every key here can be set as CHECKIN_<KEY> in the environment; README lists them all.
@@ -23,6 +24,20 @@ DEFAULTS: dict[str, Any] = {
     "BLOB_PATH": "",  # empty: INSTANCE_PATH/blobs
     "JWT_SECRET_KEY": "",
     "ENCRYPTION_KEY": "",
+    # A keyring "id1:base64,id2:base64" (newest last) for key rotation; ENCRYPTION_KEY, when set, stays its oldest key.
+    "ENCRYPTION_KEYS": "",
+    # Blobs on the filesystem (one server) or in an S3-compatible bucket (several servers; AWS_* credentials).
+    "BLOB_BACKEND": "filesystem",
+    "S3_BUCKET": "",
+    "S3_PREFIX": "",
+    "S3_ENDPOINT_URL": "",
+    "S3_REGION": "",
+    # Retention (supervision.retention, `checkin purge`), in days; 0 keeps that kind forever.
+    "RETENTION_RELEASED_DAYS": 5 * 365,  # photos, clips, key frames, attachments, templates after release
+    "RETENTION_KEY_FRAMES_DAYS": 365,  # video key frames, whatever the person's status
+    "RETENTION_FAILED_ATTEMPT_DAYS": 180,  # photos of failed (unusable) attempts
+    "RETENTION_LOCATION_DAYS": 3 * 365,  # location fixes (no purgeable kind registered yet)
+    "RETENTION_AUDIT_DAYS": 15 * 365,  # the audit log is kept longest
     "MAX_CONTENT_LENGTH": 15 * 1024 * 1024,
     "ACCESS_TOKEN_MINUTES": 15,
     "REFRESH_TOKEN_DAYS": 30,
@@ -203,10 +218,11 @@ def load_config(overrides: Mapping[str, Any] | None = None, environ: Mapping[str
     if not config["BLOB_PATH"]:
         config["BLOB_PATH"] = str(instance / "blobs")
     _resolve_secrets(config, instance)
-    try:
-        decode_key(config["ENCRYPTION_KEY"])
-    except ValueError as exc:
-        raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
+    config["KEYRING"] = _keyring(config)
+    if config["BLOB_BACKEND"] not in BLOB_BACKENDS:
+        raise ConfigError(f"CHECKIN_BLOB_BACKEND must be one of {', '.join(BLOB_BACKENDS)}")
+    if config["BLOB_BACKEND"] == "s3" and not config["S3_BUCKET"]:
+        raise ConfigError("CHECKIN_BLOB_BACKEND=s3 needs CHECKIN_S3_BUCKET")
     config["FACE_ENGINE"] = _engine_settings(config)
     _check_rules(config)
     if len(config["JWT_SECRET_KEY"]) < 32:
@@ -320,8 +336,28 @@ def _check_settings(config: dict[str, Any]) -> None:
             raise ConfigError(f"CHECKIN_{key}: {config[key]!r} is not a rate such as '20 per minute'") from exc
 
 
+def _keyring(config: dict[str, Any]) -> Keyring:
+    if config["ENCRYPTION_KEY"]:
+        try:
+            decode_key(config["ENCRYPTION_KEY"])
+        except ValueError as exc:
+            raise ConfigError(f"CHECKIN_ENCRYPTION_KEY: {exc}") from exc
+    try:
+        if config["ENCRYPTION_KEYS"]:
+            return Keyring.parse(config["ENCRYPTION_KEYS"], legacy=config["ENCRYPTION_KEY"] or "")
+        return Keyring.single(decode_key(config["ENCRYPTION_KEY"]))
+    except (KeyringError, ValueError) as exc:
+        raise ConfigError(f"CHECKIN_ENCRYPTION_KEYS: {exc}") from exc
+
+
 def _resolve_secrets(config: dict[str, Any], instance: Path) -> None:
-    missing = [key for key in SECRET_KEYS if not config[key]]
+    # With a keyring, the single key is optional (kept as the ring's oldest key when it is still there).
+    optional = ("ENCRYPTION_KEY",) if config["ENCRYPTION_KEYS"] else ()
+    missing = [key for key in SECRET_KEYS if not config[key] and key not in optional]
+    if optional and not config["ENCRYPTION_KEY"]:
+        path = instance / "secrets.json"
+        if path.exists():
+            config["ENCRYPTION_KEY"] = json.loads(path.read_text()).get("ENCRYPTION_KEY", "")
     if not missing:
         return
     if config["ENV"] == "production":

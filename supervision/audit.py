@@ -37,6 +37,11 @@ class AuditAction:
     VIDEO_REVIEWED = "video.reviewed"
     EVIDENCE_UNAVAILABLE = "evidence.unavailable"
     EVIDENCE_TAMPERED = "evidence.tampered"
+    DATA_PURGED = "retention.purged"
+    PURGE_PLANNED = "retention.purge_planned"
+    KEYS_ROTATED = "keys.rotated"
+    PERSON_EXPORTED = "person.exported"
+    BLOBS_CHECKED = "blobs.checked"
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,

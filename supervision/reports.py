@@ -88,6 +88,7 @@ class DistrictReport:
     scope: str  # "office" or "county"
     county: str | None
     register_total: int = 0
+    register_minors: int = 0  # under 18 at intake: counted, never named
     by_sentence_type: dict[str, int] = field(default_factory=dict)
     by_gender: dict[str, int] = field(default_factory=dict)
     by_age_band: dict[str, int] = field(default_factory=dict)
@@ -136,7 +137,8 @@ class DistrictReport:
 
     def rows(self) -> list[ReportRow]:
         """The report as (section, item, value) rows, in display order."""
-        rows = [ReportRow("register", "total", self.register_total, "item")]
+        rows = [ReportRow("register", "total", self.register_total, "item"),
+                ReportRow("register", "minors_at_intake", self.register_minors, "item")]
         rows += [ReportRow("sentence_type", k, v, "sentence_type") for k, v in self.by_sentence_type.items()]
         rows += [ReportRow("gender", k, v, "gender") for k, v in self.by_gender.items()]
         rows += [ReportRow("age_band", k, v, "age") for k, v in self.by_age_band.items()]
@@ -247,6 +249,9 @@ def district_report(*, session: Session, actor: Actor, period: ReportPeriod, now
     registered = and_(in_scope, on_register_condition(period))
 
     report.register_total = session.scalar(select(func.count(Person.id)).where(registered)) or 0
+    # Minors at intake: a date comparison per person (birth and start dates), done here to stay portable.
+    report.register_minors = sum(1 for birth, start in session.execute(
+        select(Person.birth_date, Person.start_date).where(registered)) if birth > _years_before(start, 18))
     report.by_sentence_type = _complete(_grouped(session, Person.sentence_type, registered),
                                         [s.value for s in SentenceType])
     report.by_gender = _complete(_grouped(session, Person.gender, registered), [g.value for g in Gender])
