@@ -18,7 +18,7 @@ from supervision import alerts
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.evidence import EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_set, unusable
 from supervision.geo import Area, locate
 from supervision.passive import passive_flags
@@ -284,6 +284,8 @@ def read_checkin_photo(*, session: Session, blobs: BlobStore, actor: Actor, chec
                        now: datetime) -> tuple[bytes, str]:
     """The selfie bytes of a check-in; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     checkin = get_checkin(session=session, actor=actor, checkin_id=checkin_id)
+    if checkin.purged_at is not None:
+        raise EvidencePurged("This photo was deleted at the end of its retention period.")
     if not checkin.photo_blob_key:
         raise NotFound("This attempt has no stored photo.")
     subject = EvidenceSubject(person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",

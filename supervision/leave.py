@@ -21,7 +21,7 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
-from supervision.evidence import EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
@@ -387,6 +387,8 @@ def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_i
     """The attachment bytes of a leave request; staff access is audit-logged (a missing or altered file raises
     EvidenceError, reported to the office)."""
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
+    if leave.purged_at is not None:
+        raise EvidencePurged("This attachment was deleted at the end of its retention period.")
     if not leave.attachment_blob_key:
         raise NotFound("This leave request has no attachment.")
     subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",

@@ -224,7 +224,7 @@ def test_cli_purge_is_a_dry_run_unless_applied(app, db_session, blobs, released_
 def test_purged_evidence_answers_purged_without_an_integrity_alert(db_session, blobs, clock, settings,
                                                                    released_and_active, officer):
     from storage.models import Alert, Person
-    from supervision import faces, video_inspections
+    from supervision import checkins, faces, video_inspections
     from supervision.accounts import actor_for_account
     from supervision.evidence import EvidencePurged
 
@@ -239,6 +239,9 @@ def test_purged_evidence_answers_purged_without_an_integrity_alert(db_session, b
     with pytest.raises(EvidencePurged):
         video_inspections.read_key_frame(session=db_session, blobs=blobs, actor=actor, task_id=released["task"].id,
                                          n=0, now=clock.now())
+    with pytest.raises(EvidencePurged):
+        checkins.read_checkin_photo(session=db_session, blobs=blobs, actor=actor, checkin_id=released["checkin"].id,
+                                    now=clock.now())
     assert faces.active_references(db_session, person.id) == []
     assert db_session.scalar(select(func.count()).select_from(Alert)) == 0
 
