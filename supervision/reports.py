@@ -97,7 +97,7 @@ class ReportPeriod:
 class ReportRow:
     section: str
     item: str
-    value: float
+    value: float | None  # None: a ratio without data (nothing to divide by), shown as NO_DATA
     group: str  # the label group of item ("sentence_type", "office", ...)
     name: str = ""  # a display name that is data, not a catalogue entry (office names)
 
@@ -110,6 +110,7 @@ class DistrictReport:
     scope: str  # "office" or "county"
     county: str | None
     register_total: int = 0
+    register_minors: int = 0  # under 18 at intake: counted, never named
     by_sentence_type: dict[str, int] = field(default_factory=dict)
     by_gender: dict[str, int] = field(default_factory=dict)
     by_age_band: dict[str, int] = field(default_factory=dict)
@@ -160,7 +161,8 @@ class DistrictReport:
 
     def rows(self) -> list[ReportRow]:
         """The report as (section, item, value) rows, in display order."""
-        rows = [ReportRow("register", "total", self.register_total, "item")]
+        rows = [ReportRow("register", "total", self.register_total, "item"),
+                ReportRow("register", "minors_at_intake", self.register_minors, "item")]
         rows += [ReportRow("sentence_type", k, v, "sentence_type") for k, v in self.by_sentence_type.items()]
         rows += [ReportRow("gender", k, v, "gender") for k, v in self.by_gender.items()]
         rows += [ReportRow("age_band", k, v, "age") for k, v in self.by_age_band.items()]
@@ -171,12 +173,15 @@ class DistrictReport:
         rows += [ReportRow("checkins", k, v, "checkin_status") for k, v in self.checkins_by_status.items()]
         rows += [ReportRow("checkins", "total", self.checkins_counted, "item"),
                  ReportRow("checkins", "compliant", self.checkins_passed, "item"),
-                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct, "item")]
+                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct if self.checkins_counted else None,
+                           "item")]
         if self.duties is not None:
             rows += [ReportRow("duties", k, v, "item") for k, v in self.duties.items()]
-            rows += [ReportRow("duties", "met_pct", self.duties_met_pct, "item")]
+            rows += [ReportRow("duties", "met_pct", self.duties_met_pct if sum(self.duties.values()) else None,
+                               "item")]
         rows += [ReportRow("spot_checks", k, v, "item") for k, v in self.spot_checks.items()]
-        rows += [ReportRow("spot_checks", "on_time_pct", self.spot_check_on_time_pct, "item")]
+        rows += [ReportRow("spot_checks", "on_time_pct",
+                           self.spot_check_on_time_pct if self.spot_checks_due else None, "item")]
         rows += [ReportRow("sanctions", k, v, "sanction_kind") for k, v in self.sanctions.items()]
         rows += [ReportRow("sanctions", "total", sum(self.sanctions.values()), "item")]
         rows += [ReportRow("education", k, v, "item") for k, v in self.education.items()]
@@ -271,6 +276,9 @@ def district_report(*, session: Session, actor: Actor, period: ReportPeriod, now
     registered = and_(in_scope, on_register_condition(period))
 
     report.register_total = session.scalar(select(func.count(Person.id)).where(registered)) or 0
+    # Minors at intake: a date comparison per person (birth and start dates), done here to stay portable.
+    report.register_minors = sum(1 for birth, start in session.execute(
+        select(Person.birth_date, Person.start_date).where(registered)) if birth > _years_before(start, 18))
     report.by_sentence_type = _complete(_grouped(session, Person.sentence_type, registered),
                                         [s.value for s in SentenceType])
     report.by_gender = _complete(_grouped(session, Person.gender, registered), [g.value for g in Gender])
@@ -409,7 +417,13 @@ def _csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def _plain_number(value: float) -> int | float:
+# What a ratio without data reads as in the page and the downloads (not 0%, which would be a finding).
+NO_DATA = "—"
+
+
+def _plain_number(value: float | None) -> int | float | str:
+    if value is None:
+        return NO_DATA
     return int(value) if float(value).is_integer() else value
 
 

@@ -97,6 +97,44 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
     return counts
 
 
+def run_lifecycle(*, session: Session, blobs: Any, now: datetime, config: Mapping[str, Any], purge: bool = True,
+                  fsck: bool = False) -> dict[str, int]:
+    """The sweep schedule's data-lifecycle steps: the retention purge (applied) and the blob check with repair."""
+    from supervision import fsck as checks
+    from supervision import retention
+
+    counts: dict[str, int] = {}
+    if purge:
+        done = retention.run_purge(session=session, blobs=blobs, now=now, settings=config, apply=True)
+        counts["purged_rows"] = sum(c.rows for c in done.values())
+        counts["purged_blobs"] = sum(c.blobs for c in done.values())
+    if fsck:
+        report = checks.check_blobs(session=session, blobs=blobs, now=now)
+        checks.repair_orphans(blobs=blobs, report=report)
+        checks.record_fsck(session=session, now=now, report=report, repair=True)
+        counts["blobs_missing"] = len(report.missing)
+        counts["orphans_removed"] = report.removed
+    return counts
+
+
+def lifecycle_job(*, open_session: Any, blobs: Any, engine: Any, clock: Any, retention: Mapping[str, Any],
+                  purge: bool = True, fsck: bool = False) -> dict[str, int]:
+    """Background-job form of run_lifecycle (server.jobs runs it with the worker's session and store); retention
+    holds the CHECKIN_RETENTION_* values, so the job's arguments stay plain JSON."""
+    del engine  # the job context hands every job the engine; this one needs none
+    session = open_session()
+    try:
+        counts = run_lifecycle(session=session, blobs=blobs, now=clock.now(), config=retention, purge=purge,
+                               fsck=fsck)
+        session.commit()
+        return counts
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 def _insert_alerts(session: Session, rows: Select) -> int:
     """INSERT ... SELECT into alert; a key a concurrent sweep inserted first is skipped, not an error."""
     dialect = session.get_bind().dialect.name
