@@ -1,7 +1,7 @@
 """data lifecycle: template key ids, purge markers
 
 Revision ID: 0006_lifecycle
-Revises: 0003
+Revises: 0005_activities
 Create Date: 2026-12-01 13:20:00
 
 Face templates are sealed with the keyring (storage.crypto): `key_id` names the key of each sealed vector, NULL marks a
@@ -17,7 +17,7 @@ from alembic import op
 import storage.models._types
 
 revision = '0006_lifecycle'
-down_revision = '0003'
+down_revision = '0005_activities'
 branch_labels = None
 depends_on = None
 
