@@ -64,6 +64,13 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "idempotency_in_progress": (409, "The first request with this Idempotency-Key still runs: retry after "
                                      "`Retry-After` seconds."),
     "evidence_tampered": (409, "The stored photo or clip failed its integrity check; the office has been alerted."),
+    "activity_cancelled": (409, "The session was cancelled; there is nothing to attend."),
+    "already_checked_in": (409, "This attendance already has its check-in."),
+    "already_checked_out": (409, "This attendance already has its check-out."),
+    "not_checked_in": (409, "Check in at the session before checking out."),
+    "attendance_recorded": (409, "An officer already recorded this attendance."),
+    "attendance_decided": (409, "This attendance was already confirmed or rejected."),
+    "attendance_exists": (409, "The person's attendance at this session is already recorded."),
     "already_reviewed": (409, "It was already reviewed (or needs no review)."),
     "already_resolved": (409, "The alert is already resolved."),
     "task_closed": (409, "The task is already answered or closed."),

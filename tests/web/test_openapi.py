@@ -26,6 +26,9 @@ IDEMPOTENT = {
     ("post", "/api/v1/leave-requests/{leave_id}/return"),
     ("post", "/api/v1/liveness/challenges"),
     ("post", "/api/v1/video-inspections/{task_id}/clip"),
+    ("post", "/api/v1/activities/{activity_id}/attendance/check-in"),
+    ("post", "/api/v1/activities/{activity_id}/attendance/check-out"),
+    ("post", "/api/v1/messages/{message_id}/read"),
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 
