@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask_jwt_extended import get_jwt
 from marshmallow import fields, validate
 
+from storage.enums import Role
 from supervision import accounts
 from supervision.errors import InvalidCredentials
 from web.api import Blueprint
 from web.auth import auth_required, client_ip, current_actor, issue_tokens
 from web.db import commit, db_session, now
 from web.limiter import guard_login
-from web.schemas import StrictSchema
+from web.schemas import StrictSchema, enum_field
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login, refresh and logout")
 
@@ -23,16 +24,24 @@ class LoginSchema(StrictSchema):
 
 
 class TokenPairSchema(StrictSchema):
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
-    role = fields.String()
+    access_token = fields.String(metadata={"description": "Send as `Authorization: Bearer <access_token>`."})
+    refresh_token = fields.String(metadata={"description": "Send as the bearer token of POST /api/v1/auth/refresh; "
+                                                           "each use rotates it and a reused one ends the session."})
+    token_type = enum_field(("Bearer",))
+    expires_in = fields.Integer(metadata={"description": "Seconds the access token is valid."})
+    role = enum_field(Role)
+
+
+TOKENS_EXAMPLE = {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJwZXJzb24...",
+                  "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoicmVmcmVzaC...",
+                  "token_type": "Bearer", "expires_in": 900, "role": "person"}
 
 
 @blp.post("/login")
-@blp.arguments(LoginSchema)
-@blp.response(200, TokenPairSchema)
+@blp.arguments(LoginSchema, example={"username": "CG01-0001", "password": "correct horse battery",
+                                    "device_id": "a3f1c2d4-phone"})
+@blp.response(200, TokenPairSchema, example=TOKENS_EXAMPLE)
+@blp.problems("invalid_credentials", "rate_limited")
 @blp.doc(security=[])
 def login(body: dict) -> dict:
     """Log in; persons use their person code and must send device_id (429 after too many attempts)."""
@@ -54,7 +63,7 @@ def login(body: dict) -> dict:
 
 @blp.post("/refresh")
 @auth_required(refresh=True)
-@blp.response(200, TokenPairSchema)
+@blp.response(200, TokenPairSchema, example=TOKENS_EXAMPLE)
 def refresh() -> dict:
     """Exchange the refresh token for a new pair; the presented one stops working."""
     session = db_session()

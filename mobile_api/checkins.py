@@ -6,12 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 from flask_smorest.fields import Upload
-from marshmallow import fields, validate
+from marshmallow import fields, pre_dump, validate
 
 from mobile_api.liveness import checkin_liveness
+from storage.enums import CheckinKind, CheckinStatus, Reason
 from storage.models import Person
 from supervision import accounts, checkins
+from verification.errors import ImageErrorCode, QualityErrorCode
 from web.api import Blueprint
+from web.apidoc import IMAGE_PROBLEMS, VIDEO_PROBLEMS
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, db_session, face_engine, now
 from web.idempotency import idempotent
@@ -21,6 +24,8 @@ from web.schemas import (
     PlausibleDateTime,
     StrictSchema,
     decode_cursor,
+    enum_field,
+    enum_list,
     page,
     page_schema,
 )
@@ -40,37 +45,70 @@ class CheckinFormSchema(StrictSchema):
 
 class PhotoSchema(StrictSchema):
     photo = Upload(required=True)
-    video = Upload(load_default=None)
+    video = Upload(load_default=lambda: None)  # callable: no "default: null" on a binary field in the docs
     frames = fields.List(Upload(), load_default=list)
+
+
+class MatchSummarySchema(StrictSchema):
+    distance = fields.Float(allow_none=True, metadata={
+        "description": "Face distance to the closest reference photo (lower is closer); null without references.",
+        "example": 0.81})
+    threshold = fields.Float(metadata={"description": "Distances at or below this verify.", "example": 1.0})
+
+
+class LocationSummarySchema(StrictSchema):
+    inside_area = fields.Boolean(allow_none=True, metadata={
+        "description": "Inside the home area or an approved leave destination; null when no area is registered."})
+
+
+class LivenessSummarySchema(StrictSchema):
+    passed = fields.Boolean(metadata={"description": "The challenge's actions were done, in order, by the person."})
+    failed_step = fields.String(allow_none=True, metadata={
+        "description": "The first check that failed (an action such as blink, or same_person, one_face ...)."})
+
+
+class _CheckinSummary:
+    """A check-in as the phone sees it: its own fields, with the evidence reduced to what the person may know."""
+
+    def __init__(self, checkin: Any) -> None:
+        self._checkin = checkin
+        match = checkin.match
+        self.match = ({"distance": match["distance"], "threshold": match["verify_threshold"]}
+                      if match and "distance" in match else None)
+        self.location = {"inside_area": checkin.location.get("inside_area")} if checkin.location else None
+        self.liveness = ({"passed": checkin.liveness.get("passed"), "failed_step": checkin.liveness.get("failed_step")}
+                         if checkin.liveness else None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._checkin, name)
+
+
+CHECKIN_EXAMPLE = {
+    "id": 42, "status": "verified", "kind": "scheduled", "reasons": [], "failure_code": None,
+    "received_at": "2026-03-02T01:15:09+00:00", "captured_at": "2026-03-02T01:15:02+00:00", "task_id": None,
+    "match": {"distance": 0.81, "threshold": 1.0}, "location": {"inside_area": True}, "liveness": None,
+}
 
 
 class CheckinResultSchema(StrictSchema):
     id = fields.Integer()
-    status = fields.String()
-    kind = fields.String()
-    reasons = fields.List(fields.String())
-    failure_code = fields.String(allow_none=True)
+    status = enum_field(CheckinStatus, metadata={
+        "description": "verified, needs_review or rejected for a new check-in; failed for an unusable photo "
+                       "(answered 422); accepted or confirmed_violation after an officer's review."})
+    kind = enum_field(CheckinKind)
+    reasons = enum_list(Reason)
+    failure_code = enum_field([*ImageErrorCode, *QualityErrorCode], allow_none=True, metadata={
+        "description": "Why the photo was unusable (status failed)."})
     received_at = fields.DateTime()
     captured_at = fields.DateTime()
     task_id = fields.Integer(allow_none=True)
-    match = fields.Method("_match")
-    location = fields.Method("_location")
-    liveness = fields.Method("_liveness")
+    match = fields.Nested(MatchSummarySchema, allow_none=True)
+    location = fields.Nested(LocationSummarySchema, allow_none=True)
+    liveness = fields.Nested(LivenessSummarySchema, allow_none=True)
 
-    def _match(self, checkin: Any) -> dict[str, Any] | None:
-        if not checkin.match or "distance" not in checkin.match:
-            return None
-        return {"distance": checkin.match["distance"], "threshold": checkin.match["verify_threshold"]}
-
-    def _location(self, checkin: Any) -> dict[str, Any] | None:
-        if not checkin.location:
-            return None
-        return {"inside_area": checkin.location.get("inside_area")}
-
-    def _liveness(self, checkin: Any) -> dict[str, Any] | None:
-        if not checkin.liveness:
-            return None
-        return {"passed": checkin.liveness.get("passed"), "failed_step": checkin.liveness.get("failed_step")}
+    @pre_dump
+    def _summarise(self, checkin: Any, **_kwargs: Any) -> Any:
+        return checkin if isinstance(checkin, _CheckinSummary) else _CheckinSummary(checkin)
 
 
 def policy() -> checkins.CheckinPolicy:
@@ -88,7 +126,9 @@ def policy() -> checkins.CheckinPolicy:
 @idempotent
 @blp.arguments(CheckinFormSchema, location="form")
 @blp.arguments(PhotoSchema, location="files")
-@blp.response(201, CheckinResultSchema)
+@blp.response(201, CheckinResultSchema, example=CHECKIN_EXAMPLE)
+@blp.problems(*IMAGE_PROBLEMS, *VIDEO_PROBLEMS, "not_found", "liveness_required", "challenge_expired", "challenge_used",
+              "task_closed")
 def create_checkin(form: dict[str, Any], files: dict[str, Any]) -> Any:
     """Check in with a selfie and the phone's location; an unusable photo is 422 and recorded as an attempt."""
     session = db_session()

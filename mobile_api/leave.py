@@ -11,15 +11,28 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from mobile_api.checkins import CheckinResultSchema, PhotoSchema
 from mobile_api.checkins import policy as checkin_policy
-from storage.enums import LeaveStatus
+from storage.enums import ApprovalLevel, LeaveStatus
 from storage.models import Person
 from supervision import accounts, leave
+from supervision.evidence import EvidenceError
 from web.api import Blueprint
+from web.apidoc import IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, face_engine, now
+from web.db import blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
 from web.idempotency import idempotent
-from web.schemas import PageArgsSchema, PlausibleDateTime, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import (
+    PageArgsSchema,
+    PlausibleDateTime,
+    StrictSchema,
+    decode_cursor,
+    enum_field,
+    page,
+    page_schema,
+)
+
+LEAVE_PROBLEMS = ("leave_invalid_period", "leave_in_past", "leave_beyond_supervision", "leave_too_long",
+                  "leave_notice_too_short", "leave_overlap", "leave_yearly_limit")
 
 
 class LeaveBlueprint(Blueprint):
@@ -59,7 +72,7 @@ class LeaveCreateSchema(StrictSchema):
 
 
 class LeaveAttachmentSchema(StrictSchema):
-    attachment = Upload(load_default=None)
+    attachment = Upload(load_default=lambda: None)  # callable: no "default: null" on a binary field in the docs
 
 
 class OwnLeaveListArgsSchema(PageArgsSchema):
@@ -75,18 +88,19 @@ class LeaveReturnFormSchema(StrictSchema):
 
 class LeaveSchema(StrictSchema):
     id = fields.Integer()
-    status = fields.String()
-    approval_level = fields.String()
+    status = enum_field(LeaveStatus)
+    approval_level = enum_field(ApprovalLevel, metadata={
+        "description": "office: the office officer decides; county: the county administration does."})
     start_at = fields.DateTime()
     end_at = fields.DateTime()
-    days = fields.Method("_days")
+    days = fields.Method("_days", metadata={"type": "integer", "description": "Whole days, rounded up."})
     destination = fields.String()
     dest_lat = fields.Float(allow_none=True)
     dest_lon = fields.Float(allow_none=True)
     dest_radius_m = fields.Float(allow_none=True)
     reason = fields.String()
     emergency = fields.Boolean()
-    has_attachment = fields.Method("_has_attachment")
+    has_attachment = fields.Method("_has_attachment", metadata={"type": "boolean"})
     decided_at = fields.DateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
@@ -120,6 +134,7 @@ def _person() -> Person:
 @blp.arguments(LeaveAttachmentSchema, location="files", required=False)
 @blp.arguments(LeaveCreateSchema, location="json_or_form")
 @blp.response(201, LeaveSchema)
+@blp.problems(*LEAVE_PROBLEMS, "unsupported_media_type", "image_too_large", "storage_unavailable", "storage_full")
 def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     """Request leave: JSON, or multipart with an optional `attachment` image (e.g. a hospital note)."""
     person = _person()
@@ -153,10 +168,12 @@ def get_own_leave(leave_id: int) -> Any:
 @blp.get("/<int:leave_id>/attachment")
 @auth_required("person")
 @blp.response(200, content_type="image/jpeg", description="The attachment bytes")
+@blp.problems("evidence_unavailable", "evidence_tampered")
 def own_attachment(leave_id: int) -> Response:
-    """The attachment you sent with a leave request."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
-                                               leave_id=leave_id, now=now())
+    """The attachment you sent with a leave request (a missing or altered file is 410/409 and alerts the office)."""
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
+                                                   leave_id=leave_id, now=now())
     return private_file(data, content_type)
 
 
@@ -164,6 +181,7 @@ def own_attachment(leave_id: int) -> Response:
 @auth_required("person")
 @idempotent
 @blp.response(200, LeaveSchema)
+@blp.problems("invalid_transition")
 def cancel_leave(leave_id: int) -> Any:
     """Withdraw a request that is pending, or approved and not yet started; anything else is 409."""
     row = leave.cancel_leave(session=db_session(), actor=current_actor(), leave_id=leave_id, now=now())
@@ -177,6 +195,7 @@ def cancel_leave(leave_id: int) -> Any:
 @blp.arguments(LeaveReturnFormSchema, location="form")
 @blp.arguments(PhotoSchema, location="files")
 @blp.response(201, LeaveReturnResultSchema)
+@blp.problems(*IMAGE_PROBLEMS, "invalid_transition", "forbidden")
 def report_return(form: dict[str, Any], files: dict[str, Any], leave_id: int) -> Any:
     """Report back (销假) with a selfie from inside your home area; an unusable photo is 422 and leave stays open."""
     session = db_session()

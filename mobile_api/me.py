@@ -7,12 +7,13 @@ from typing import Any
 from marshmallow import fields
 
 from mobile_api.tasks import PhoneTaskSchema, duty_policy
+from storage.enums import SentenceType, SupervisionLevel
 from storage.models import Person
 from supervision import duties, faces, tasks, tracking
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
-from web.schemas import StrictSchema
+from web.schemas import StrictSchema, enum_field
 from web.zones import TrackingStateSchema
 
 blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The person's own profile")
@@ -22,8 +23,8 @@ class MeSchema(StrictSchema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
-    supervision_level = fields.String()
-    sentence_type = fields.String()
+    supervision_level = enum_field(SupervisionLevel)
+    sentence_type = enum_field(SentenceType)
     start_date = fields.Date()
     end_date = fields.Date()
     office = fields.Dict()

@@ -7,12 +7,12 @@ from typing import Any
 from flask import current_app
 from marshmallow import fields
 
-from storage.enums import TaskKind
+from storage.enums import TaskKind, TaskStatus
 from supervision import duties, tasks
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
-from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, is_id, page, page_schema
+from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, enum_field, is_id, page, page_schema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Spot checks and video inspections")
 
@@ -30,12 +30,13 @@ def _answer_url(task: Any) -> str:
 
 class PhoneTaskSchema(StrictSchema):
     id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
+    kind = enum_field(TaskKind)
+    status = enum_field(TaskStatus)
     created_at = fields.DateTime()
     due_at = fields.DateTime()
-    overdue = fields.Function(lambda task: task.due_at <= now())
-    answer_url = fields.Function(_answer_url)
+    overdue = fields.Function(lambda task: task.due_at <= now(), metadata={"type": "boolean"})
+    answer_url = fields.Function(_answer_url, metadata={
+        "type": "string", "description": "Where to answer: POST a check-in (with task_id) or the clip here."})
 
 
 def _position(task: Any) -> list[Any]:

@@ -13,11 +13,12 @@ from supervision import video_inspections
 from supervision.liveness import UnusableVideo
 from verification.video import VideoLimits
 from web.api import Blueprint
+from web.apidoc import VIDEO_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import app_config, blobs, commit, db_session, now
+from web.db import after_commit, app_config, blobs, commit, db_session, now
 from web.idempotency import idempotent
 from web.jobs import jobs
-from web.schemas import StrictSchema
+from web.schemas import StrictSchema, enum_field
 
 blp = Blueprint("video_inspections", __name__, url_prefix="/api/v1/video-inspections",
                 description="Remote video inspections")
@@ -32,7 +33,7 @@ class ClipFilesSchema(StrictSchema):
 
 class ClipAcceptedSchema(Schema):
     task_id = fields.Integer()
-    status = fields.String()
+    status = enum_field(("processing",))
 
 
 @blp.before_request
@@ -48,7 +49,8 @@ def _clip_body_limit() -> None:
 @auth_required("person")
 @idempotent
 @blp.arguments(ClipFilesSchema, location="files")
-@blp.response(202, ClipAcceptedSchema)
+@blp.response(202, ClipAcceptedSchema, example={"task_id": 7, "status": "processing"})
+@blp.problems(*VIDEO_PROBLEMS, "task_closed")
 def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
     """Upload the inspection clip (multipart `video`); it is checked off the request thread."""
     session = db_session()
@@ -60,5 +62,6 @@ def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
                                          data=files["video"].read(), limits=limits, now=now())
     commit()
     # Only after the commit: a worker must find the clip and the task in the processing state.
-    jobs.enqueue(video_inspections.run_clip_job, task_id=task.id)
+    clip_task_id = task.id
+    after_commit(lambda: jobs.enqueue(video_inspections.run_clip_job, task_id=clip_task_id))
     return {"task_id": task.id, "status": "processing"}

@@ -7,13 +7,13 @@ from typing import Any
 from flask import current_app
 from marshmallow import fields, validate
 
-from storage.enums import AlertStatus, AlertType, SanctionKind
+from storage.enums import AlertStatus, AlertType, SanctionKind, SupervisionLevel
 from supervision import alerts, duties, sanctions
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
-from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
@@ -36,7 +36,7 @@ class SanctionSchema(StrictSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     office_id = fields.Integer()
-    kind = fields.String()
+    kind = enum_field(SanctionKind)
     alert_id = fields.Integer(allow_none=True)
     decided_by_id = fields.Integer()
     decided_at = fields.DateTime()
@@ -49,14 +49,14 @@ class AlertSchema(StrictSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     office_id = fields.Integer()
-    type = fields.String()
-    status = fields.String()
+    type = enum_field(AlertType)
+    status = enum_field(AlertStatus)
     occurred_at = fields.DateTime()
     created_at = fields.DateTime()
     evidence = fields.Dict()
     resolved_at = fields.DateTime(allow_none=True)
     resolved_by_id = fields.Integer(allow_none=True)
-    resolution = fields.String(allow_none=True)
+    resolution = enum_field(alerts.RESOLUTION_ACTIONS, allow_none=True)
     resolution_note = fields.String(allow_none=True)
 
 
@@ -90,7 +90,7 @@ class OpenAlertsSchema(StrictSchema):
 
 class ComplianceSchema(StrictSchema):
     person_id = fields.Integer()
-    supervision_level = fields.String()
+    supervision_level = enum_field(SupervisionLevel)
     duties = fields.Dict()
     next_checkin_due = fields.Dict(allow_none=True)
     open_alerts = fields.Nested(OpenAlertsSchema)
@@ -126,6 +126,7 @@ def get_alert(alert_id: int) -> Any:
 @auth_required(*STAFF)
 @blp.arguments(ResolveSchema)
 @blp.response(200, ResolvedAlertSchema)
+@blp.problems("already_resolved")
 def resolve_alert(body: dict[str, Any], alert_id: int) -> Any:
     """Dismiss an alert or record a sanction for it (a note is required); a second resolve is 409."""
     resolution = alerts.resolve_alert(session=db_session(), actor=current_actor(), alert_id=alert_id,
@@ -152,6 +153,7 @@ def list_sanctions(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 @auth_required(*STAFF)
 @blp.arguments(SanctionCreateSchema)
 @blp.response(201, SanctionSchema)
+@blp.problems("forbidden")
 def record_sanction(body: dict[str, Any], person_id: int) -> Any:
     """Record a sanction decided outside an alert (e.g. on the suggested step); a warning makes the level strict."""
     session = db_session()

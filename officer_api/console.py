@@ -27,6 +27,7 @@ from officer_api.console_session import (
     t,
 )
 from supervision.errors import AppError
+from supervision.persons import shown_name
 from web.db import commit, db_session
 
 console_bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -63,6 +64,7 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/leave/<int:leave_id>/attachment", "leave_attachment", console_work.leave_attachment, ("GET",)),
     ("/alerts", "alerts", console_work.alert_list, ("GET",)),
     ("/alerts/<int:alert_id>/resolve", "resolve_alert", console_work.resolve_alert, ("POST",)),
+    ("/alerts/dismiss", "dismiss_alerts", console_work.dismiss_alerts, ("POST",)),
     ("/persons/<int:person_id>/sanctions", "record_sanction", console_work.record_sanction, ("POST",)),
     ("/persons/<int:person_id>/spot-checks", "spot_check", console_work.start_spot_check, ("POST",)),
     ("/persons/<int:person_id>/video-inspections", "video_inspection", console_work.start_video_inspection,
@@ -128,6 +130,8 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "actor": g.get("console_actor"),
         "localtime": local_time,
+        # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
+        "person_name": shown_name,
     }
 
 

@@ -6,18 +6,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from officer_api.alerts import duty_policy
 from officer_api.console_charts import trail_map
 from officer_api.console_session import console_actor, enum_label, error_text, notify, t, zone
-from storage.enums import AlertStatus, PersonStatus, SupervisionLevel
-from supervision import alerts, audit, checkins, duties, faces, leave, reports, sanctions, tasks, tracking
+from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel
+from storage.models import Account, Person
+from supervision import alerts, audit, checkins, duties, faces, leave, persons, reports, sanctions, tasks, tracking
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
+from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
-from supervision.scope import get_person
-from web.db import app_config, blobs, commit, db_session, face_engine, now
+from supervision.scope import get_person, office_condition
+from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
 from web.schemas import is_id
 
@@ -60,8 +63,11 @@ def person_detail(person_id: int) -> str:
     person = get_person(session, actor, person_id)
     at = now()
     policy = duty_policy()
+    full_identity = persons.view_identity(session=session, actor=actor, person=person, now=at, channel="console")
+    commit()
     context: dict[str, Any] = {
         "person": person,
+        "full_identity": full_identity,
         "references": faces.active_references(session, person.id),
         "min_references": app_config("MIN_REFERENCES"),
         "checkins": checkins.list_checkins(session=session, actor=actor, status=None, person_id=person.id,
@@ -76,7 +82,8 @@ def person_detail(person_id: int) -> str:
         "suggestion": sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy),
         "sanction_kinds": list(sanctions.RANK),
         "tasks": tasks.list_tasks(session=session, actor=actor, person_id=person.id, limit=20),
-        "events": audit.list_events(session=session, actor=actor, person_id=person.id, limit=30),
+        "lines": audit.collapse_repeats(audit.list_events(session=session, actor=actor, person_id=person.id,
+                                                          limit=30)),
         "tracking": tracking.active_tracking(session, person, at),
     }
     return render_template("console/person.html", **context)
@@ -117,25 +124,57 @@ def face_photo(person_id: int, face_id: int) -> Response:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=actor, person=person,
-                                                    face_id=face_id, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = faces.read_reference_photo(session=session, blobs=blobs(), actor=actor, person=person,
+                                                        face_id=face_id, now=now())
     commit()
     return private_file(data, content_type)
 
 
 def audit_log() -> str:
-    """Who did what and when in the actor's scope, newest first; filter by person and action."""
+    """Who did what and when in the actor's scope, newest first; filter by person, officer, action and period.
+
+    Repeated views of one record by one officer within a minute show as one line with a count (all stay stored).
+    """
     session = db_session()
     actor = console_actor()
     person_id = _int_arg("person_id")
     person = get_person(session, actor, person_id) if person_id is not None else None
     action = request.args.get("action", "")[:64]
+    staff = list(session.scalars(select(Account).where(office_condition(actor, Account.office_id),
+                                                      Account.role.in_([Role.OFFICER, Role.ADMIN]))
+                                 .order_by(Account.display_name, Account.username)))
+    actor_id = _int_arg("actor_id")
+    actor_id = actor_id if actor_id in {account.id for account in staff} else None
+    since_day, until_day = _date_arg("from"), _date_arg("to")
     rows = audit.list_events(session=session, actor=actor, person_id=person_id, action=action or None,
+                             actor_id=actor_id, since=_day_start(since_day),
+                             until=_day_start(until_day + timedelta(days=1)) if until_day else None,
                              after_id=_int_arg("after"), limit=PAGE_SIZE + 1)
     next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     actions = sorted(value for name, value in vars(AuditAction).items() if name.isupper())
-    return render_template("console/audit.html", events=rows[:PAGE_SIZE], person=person, action=action,
-                           actions=actions, next_after=next_after)
+    lines = audit.collapse_repeats(rows[:PAGE_SIZE])
+    people = {pid: found for pid in {line.event.person_id for line in lines} if pid is not None
+              and (found := session.get(Person, pid)) is not None}
+    filters = {"person_id": person.id if person else None, "action": action or None, "actor_id": actor_id,
+               "from": since_day.isoformat() if since_day else None,
+               "to": until_day.isoformat() if until_day else None}
+    return render_template("console/audit.html", lines=lines, person=person, action=action, actions=actions,
+                           next_after=next_after, staff=staff, filters=filters, people=people)
+
+
+def _date_arg(name: str) -> date | None:
+    value = request.args.get(name, "")
+    try:
+        day = date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+    return day if day is not None and 1900 <= day.year <= 2100 else None
+
+
+def _day_start(day: date | None) -> datetime | None:
+    # The office's local midnight, so "from 3 May" means what the officer reads on the page.
+    return None if day is None else datetime.combine(day, time(0), tzinfo=zone()).astimezone(UTC)
 
 
 def trail_page(person_id: int) -> str:
@@ -159,7 +198,7 @@ def trail_page(person_id: int) -> str:
         if fixes:
             marks.append((enum_label("alert_type", alert.type), fixes[0]["lat"], fixes[0]["lon"]))
     drawing = trail_map(points=[(p[0], p[1]) for p in view["simplified"]], zones=view["zones"], alerts=marks,
-                        title=t("trail.title", name=person.name, day=day.isoformat()))
+                        title=t("trail.title", name=persons.shown_name(person), day=day.isoformat()))
     return render_template("console/trail.html", person=person, day=day, view=view, drawing=drawing,
                            previous=day - timedelta(days=1), following=day + timedelta(days=1),
                            tracking=tracking.active_tracking(session, person, now()))

@@ -43,6 +43,9 @@ def row_labels(row: ReportRow) -> tuple[str, str]:
     section = t(f"section.{row.section}")
     if row.group == "office":
         return section, f"{row.name} ({row.item})"
+    if row.group == "education_office":
+        code, _, item = row.item.partition(":")
+        return section, f"{row.name} ({code}) · {t(f'item.{item}')}"
     if row.group == "item":
         return section, t(f"item.{row.item}")
     if row.group == "age":

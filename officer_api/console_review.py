@@ -16,7 +16,8 @@ from storage.enums import CheckinStatus, ReviewDecision
 from storage.models import Checkin, LeaveRequest, Person
 from supervision import checkins, reports
 from supervision.errors import Conflict, ValidationFailed
-from web.db import blobs, commit, db_session, now
+from supervision.evidence import EvidenceError
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
 
 QUEUE_LIMIT = 50
@@ -97,9 +98,10 @@ def checkin_detail(checkin_id: int) -> str:
 
 
 def checkin_photo(checkin_id: int) -> Response:
-    """The selfie bytes; every view is audit-logged."""
-    data, content_type = checkins.read_checkin_photo(session=db_session(), blobs=blobs(), actor=console_actor(),
-                                                     checkin_id=checkin_id, now=now())
+    """The selfie bytes; every view is audit-logged (a missing or altered file is reported to the office)."""
+    with committed_on(EvidenceError):
+        data, content_type = checkins.read_checkin_photo(session=db_session(), blobs=blobs(), actor=console_actor(),
+                                                         checkin_id=checkin_id, now=now())
     commit()
     return private_file(data, content_type)
 

@@ -16,10 +16,12 @@ from storage.enums import AlertStatus, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
 from supervision import alerts, leave, sanctions, tasks, video_inspections
 from supervision.errors import AppError
+from supervision.evidence import EvidenceError
 from supervision.sanctions import Suggestion
 from supervision.scope import get_person
-from web.db import blobs, commit, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
+from web.schemas import is_id
 
 LIST_LIMIT = 50
 LEAVE_TABS = ("pending", "overdue", "recent")
@@ -42,20 +44,22 @@ def _persons(session: Session, person_ids: set[int]) -> dict[int, Person]:
 
 
 def leave_list() -> str:
-    """Pending requests oldest first (with approve / reject), overdue returns, or the most recent requests."""
+    """Pending requests most urgent first (with approve / reject), overdue returns, or the most recent requests."""
     tab = request.args.get("tab", "pending")
     tab = tab if tab in LEAVE_TABS else "pending"
     session = db_session()
     actor = console_actor()
     if tab == "pending":
-        rows = leave.list_leave_requests(session=session, actor=actor, status=LeaveStatus.PENDING, limit=LIST_LIMIT)
+        rows = leave.list_pending_by_urgency(session=session, actor=actor, limit=LIST_LIMIT)
     elif tab == "overdue":
         rows = leave.list_overdue(session=session, actor=actor, now=now(), policy=leave_policy(), limit=LIST_LIMIT)
     else:
         rows = leave.list_leave_requests(session=session, actor=actor, limit=LIST_LIMIT)
-    return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS,
-                           persons=_persons(session, {row.person_id for row in rows}), days=leave.leave_days,
-                           can_decide=lambda row: can_decide(row, actor.role))
+    persons = _persons(session, {row.person_id for row in rows})
+    return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS, persons=persons,
+                           days=leave.leave_days, can_decide=lambda row: can_decide(row, actor.role),
+                           used=leave.used_days_this_year(session=session, persons=persons.values(), now=now()),
+                           max_days=leave_policy().max_days_per_year)
 
 
 def can_decide(row: LeaveRequest, role: str) -> bool:
@@ -79,8 +83,9 @@ def decide_leave(leave_id: int) -> Response:
 
 def leave_attachment(leave_id: int) -> Response:
     """A leave request's attachment (e.g. a hospital letter); staff views are audit-logged."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=console_actor(),
-                                               leave_id=leave_id, now=now())
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=console_actor(),
+                                                   leave_id=leave_id, now=now())
     commit()
     return private_file(data, content_type)
 
@@ -131,6 +136,21 @@ def resolve_alert(alert_id: int) -> Response:
         return _refused(error, back)
     commit()
     notify("alerts.resolved", id=alert_id, action=enum_label("action", action))
+    return redirect(back, code=303)
+
+
+def dismiss_alerts() -> Response:
+    """Dismiss the ticked alerts with one note (e.g. one absence already explained)."""
+    back = url_for("console.alerts")
+    values = request.form.getlist("alert_id")
+    ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
+    try:
+        dismissed, skipped = alerts.dismiss_alerts(session=db_session(), actor=console_actor(),
+                                                   alert_ids=[i for i in ids if is_id(i)], note=_note(), now=now())
+    except AppError as error:
+        return _refused(error, back)
+    commit()
+    notify("alerts.dismissed", count=len(dismissed), skipped=len(skipped))
     return redirect(back, code=303)
 
 

@@ -10,11 +10,13 @@ from marshmallow import fields, validate
 
 from storage.enums import ApprovalLevel, LeaveStatus
 from supervision import leave
+from supervision.evidence import EvidenceError
 from web.api import Blueprint
+from web.apidoc import EVIDENCE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
-from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_leave", __name__, url_prefix="/api/v1/officer/leave-requests",
                 description="Leave requests: queue, decisions and overdue returns")
@@ -42,11 +44,11 @@ class OfficerLeaveSchema(StrictSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     office_id = fields.Integer()
-    status = fields.String()
-    approval_level = fields.String()
+    status = enum_field(LeaveStatus)
+    approval_level = enum_field(ApprovalLevel)
     start_at = fields.DateTime()
     end_at = fields.DateTime()
-    days = fields.Method("_days")
+    days = fields.Method("_days", metadata={"type": "integer", "description": "Whole days, rounded up."})
     destination = fields.String()
     dest_lat = fields.Float(allow_none=True)
     dest_lon = fields.Float(allow_none=True)
@@ -56,7 +58,7 @@ class OfficerLeaveSchema(StrictSchema):
     attachment_content_type = fields.String(allow_none=True)
     attachment_size = fields.Integer(allow_none=True)
     attachment_sha256 = fields.String(allow_none=True)
-    attachment_url = fields.Method("_attachment_url")
+    attachment_url = fields.Method("_attachment_url", metadata={"type": ["string", "null"]})
     decided_by_id = fields.Integer(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     decision_note = fields.String(allow_none=True)
@@ -107,10 +109,12 @@ def get_leave(leave_id: int) -> Any:
 @blp.get("/<int:leave_id>/attachment")
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="The attachment bytes")
+@blp.problems(*EVIDENCE_PROBLEMS)
 def leave_attachment(leave_id: int) -> Response:
-    """The supporting document the person attached; each access is audit-logged."""
-    data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
-                                               leave_id=leave_id, now=now())
+    """The supporting document the person attached; each access is audit-logged (missing 410, altered 409, alerted)."""
+    with committed_on(EvidenceError):
+        data, content_type = leave.read_attachment(session=db_session(), blobs=blobs(), actor=current_actor(),
+                                                   leave_id=leave_id, now=now())
     commit()
     return private_file(data, content_type)
 
@@ -119,6 +123,7 @@ def leave_attachment(leave_id: int) -> Response:
 @auth_required(*STAFF)
 @blp.arguments(LeaveDecisionSchema)
 @blp.response(200, OfficerLeaveSchema)
+@blp.problems("invalid_transition", "leave_in_past", "forbidden")
 def decide_leave(body: dict[str, Any], leave_id: int) -> Any:
     """Approve or reject a pending request (a reject needs a note); county-level ones need an admin (else 403)."""
     row = leave.decide_leave(session=db_session(), actor=current_actor(), leave_id=leave_id,

@@ -14,10 +14,19 @@ from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
 from supervision.scope import get_person
 from web.api import Blueprint
+from web.apidoc import EVIDENCE_PROBLEMS, IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
-from web.schemas import PageArgsSchema, PlausibleDate, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import (
+    PageArgsSchema,
+    PlausibleDate,
+    StrictSchema,
+    decode_cursor,
+    enum_field,
+    page,
+    page_schema,
+)
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
@@ -62,20 +71,24 @@ class PersonUpdateSchema(StrictSchema):
 class PersonSchema(StrictSchema):
     id = fields.Integer()
     code = fields.String()
-    name = fields.String()
-    gender = fields.String()
+    # A minor's name is masked everywhere but their own record, for officers of their office (get_person_view).
+    name = fields.Function(lambda person: persons.shown_name(
+        person, full_identity=bool(getattr(person, "full_identity", False))), metadata={"type": "string"})
+    gender = enum_field(Gender)
     birth_date = fields.Date()
-    sentence_type = fields.String()
-    supervision_level = fields.String()
+    sentence_type = enum_field(SentenceType)
+    supervision_level = enum_field(SupervisionLevel)
     start_date = fields.Date()
     end_date = fields.Date()
     office_id = fields.Integer()
-    office_code = fields.Function(lambda person: person.office.code)
-    home = fields.Method("_home")
-    status = fields.String()
-    employment_status = fields.String()
+    office_code = fields.Function(lambda person: person.office.code, metadata={"type": "string"})
+    home = fields.Method("_home", metadata={
+        "type": ["object", "null"], "description": "The home area: a circle of radius_m metres around lat, lon.",
+        "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}, "radius_m": {"type": "number"}}})
+    status = enum_field(PersonStatus)
+    employment_status = enum_field(EmploymentStatus)
     created_at = fields.DateTime()
-    reference_count = fields.Integer(dump_default=None)
+    reference_count = fields.Integer(dump_default=None, allow_none=True)
 
     def _home(self, person: Any) -> dict[str, float] | None:
         if person.home_lat is None:
@@ -122,6 +135,7 @@ def _with_count(person: Any) -> Any:
 @auth_required(*STAFF)
 @blp.arguments(PersonCreateSchema)
 @blp.response(201, PersonSchema)
+@blp.problems("person_code_taken")
 def create_person(body: dict[str, Any]) -> Any:
     """Register a supervised person in an office in your scope."""
     person = persons.create_person(session=db_session(), actor=current_actor(), now=now(), **body)
@@ -145,8 +159,13 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 @auth_required(*STAFF)
 @blp.response(200, PersonSchema)
 def get_person_view(person_id: int) -> Any:
-    """One person in your scope."""
-    return _with_count(get_person(db_session(), current_actor(), person_id))
+    """One person in your scope (a minor's full name only for officers of their office; audit-logged)."""
+    session = db_session()
+    person = get_person(session, current_actor(), person_id)
+    person.full_identity = persons.view_identity(session=session, actor=current_actor(), person=person, now=now(),
+                                                 channel="api")
+    commit()
+    return _with_count(person)
 
 
 @blp.patch("/<int:person_id>")
@@ -167,6 +186,7 @@ def update_person(body: dict[str, Any], person_id: int) -> Any:
 @blp.arguments(EnrolFormSchema, location="form")
 @blp.arguments(EnrolFileSchema, location="files")
 @blp.response(201, ReferenceSchema)
+@blp.problems(*IMAGE_PROBLEMS, "reference_mismatch", "too_many_references")
 def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> Any:
     """Enrol one reference photo (strict quality gates; 3 to 10 per person, 5 recommended)."""
     session = db_session()
@@ -205,6 +225,7 @@ def delete_face(person_id: int, face_id: int) -> None:
 @blp.get("/<int:person_id>/faces/<int:face_id>/photo")
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="The reference photo bytes")
+@blp.problems(*EVIDENCE_PROBLEMS)
 def face_photo(person_id: int, face_id: int) -> Response:
     """The reference photo; each access is audit-logged (a missing file is 410, an altered one 409, both alerted)."""
     session = db_session()

@@ -14,7 +14,7 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
-from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_tasks", __name__, url_prefix="/api/v1/officer", description="Spot checks and other tasks")
 
@@ -34,8 +34,8 @@ class TaskSchema(StrictSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     office_id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
+    kind = enum_field(TaskKind)
+    status = enum_field(TaskStatus)
     created_by_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     due_at = fields.DateTime()
@@ -53,6 +53,7 @@ class TaskListArgsSchema(PageArgsSchema):
 @auth_required(*STAFF)
 @blp.arguments(SpotCheckCreateSchema)
 @blp.response(201, TaskSchema)
+@blp.problems("spot_check_open", "person_not_active")
 def create_spot_check(body: dict[str, Any], person_id: int) -> Any:
     """Ask the person to check in within a deadline (default 60 minutes); 409 while one is still open."""
     session = db_session()

@@ -7,15 +7,18 @@ from typing import Any
 from flask import Response
 from marshmallow import fields, validate
 
-from storage.enums import ReviewDecision, TaskStatus
+from storage.enums import ReviewDecision, TaskKind, TaskStatus
 from supervision import video_inspections
-from supervision.evidence import EvidenceError, EvidenceReader, EvidenceSubject
+from supervision.evidence import EvidenceError
 from supervision.scope import get_person
 from web.api import Blueprint
+from web.apidoc import EVIDENCE_PROBLEMS
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
-from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
+
+BANDS = ("verified", "needs_review", "rejected")
 
 blp = Blueprint("officer_video", __name__, url_prefix="/api/v1/officer", description="Remote video inspections")
 
@@ -36,13 +39,14 @@ class InspectionSchema(StrictSchema):
     id = fields.Integer()
     person_id = fields.Integer()
     office_id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
+    kind = enum_field(TaskKind)
+    status = enum_field(TaskStatus)
     created_at = fields.DateTime()
     due_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     created_by_id = fields.Integer(allow_none=True)
-    band = fields.Method("_band")
+    band = fields.Method("_band", metadata={"type": ["string", "null"], "enum": [*BANDS, None],
+                                            "description": "The clip's verdict once processed."})
 
     def _band(self, task: Any) -> str | None:
         summary = video_inspections.summary_of(task)
@@ -50,9 +54,14 @@ class InspectionSchema(StrictSchema):
 
 
 class InspectionDetailSchema(InspectionSchema):
-    summary = fields.Method("_summary")
-    key_frames = fields.Method("_key_frames")
-    review = fields.Method("_review")
+    summary = fields.Method("_summary", metadata={"type": ["object", "null"], "description": (
+        "frames sampled, with the person, matching, other persons, movement, best distance, band, reasons ...")})
+    key_frames = fields.Method("_key_frames", metadata={"type": "array", "items": {"type": "object", "properties": {
+        "n": {"type": "integer"}, "time_s": {"type": "number"}, "reason": {"type": "string"},
+        "url": {"type": "string"}}}})
+    review = fields.Method("_review", metadata={"type": ["object", "null"], "properties": {
+        "decision": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]},
+        "reviewed_by_id": {"type": ["integer", "null"]}, "reviewed_at": {"type": "string", "format": "date-time"}}})
 
     def _summary(self, task: Any) -> dict[str, Any] | None:
         return video_inspections.summary_of(task)
@@ -78,6 +87,7 @@ class InspectionReviewSchema(StrictSchema):
 @auth_required(*STAFF)
 @blp.arguments(InspectionCreateSchema)
 @blp.response(201, InspectionSchema)
+@blp.problems("video_inspection_open")
 def create_inspection(body: dict[str, Any], person_id: int) -> Any:
     """Ask the person for a short live video within the given minutes (listed in the phone's tasks)."""
     session = db_session()
@@ -114,15 +124,12 @@ def get_inspection(task_id: int) -> Any:
 @blp.get("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>")
 @auth_required(*STAFF)
 @blp.response(200, content_type="image/jpeg", description="One key frame of the clip")
+@blp.problems(*EVIDENCE_PROBLEMS)
 def key_frame(task_id: int, n: int) -> Response:
     """One key frame as JPEG; each access is audit-logged (a missing file is 410, an altered one 409, both alerted)."""
-    session, actor = db_session(), current_actor()
-    task = video_inspections.get_inspection(session=session, actor=actor, task_id=task_id)
-    subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
-    reader = EvidenceReader(session=session, blobs=blobs(), actor=actor, subject=subject, now=now())
     with committed_on(EvidenceError):
-        data, content_type = video_inspections.read_key_frame(session=session, blobs=reader, actor=actor,
-                                                              task_id=task_id, n=n, now=now())
+        data, content_type = video_inspections.read_key_frame(session=db_session(), blobs=blobs(),
+                                                              actor=current_actor(), task_id=task_id, n=n, now=now())
     commit()
     return private_file(data, content_type)
 
@@ -131,6 +138,7 @@ def key_frame(task_id: int, n: int) -> Response:
 @auth_required(*STAFF)
 @blp.arguments(InspectionReviewSchema)
 @blp.response(200, InspectionDetailSchema)
+@blp.problems("already_reviewed", "not_processed")
 def review_inspection(body: dict[str, Any], task_id: int) -> Any:
     """Record your judgement of a processed inspection (a reject needs a note); a second review is 409."""
     task = video_inspections.review_inspection(session=db_session(), actor=current_actor(), task_id=task_id,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server.config import load_config
-from storage.blobs import FilesystemBlobStore, decode_key
+from server.config import check_service_config, load_config, log_format
+from server.logs import configure_logging
+from storage.blobs import make_blob_store
 from storage.db import Database
 from supervision.clock import Clock
 
@@ -20,21 +22,44 @@ from supervision.clock import Clock
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: defaults, then CHECKIN_* environment, then config_overrides."""
     config = load_config(config_overrides)
+    check_service_config(config)
+    configure_logging(log_format(config), config["LOG_LEVEL"])
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], instance_relative_config=False)
     app.config["CHECKIN"] = config
     app.config["MAX_CONTENT_LENGTH"] = config["MAX_CONTENT_LENGTH"]
     # Cookie signing gets its own key, derived so that it never equals the token-signing key.
     app.config["SECRET_KEY"] = hmac.new(config["JWT_SECRET_KEY"].encode(), b"flask-session", hashlib.sha256).hexdigest()
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    _init_request_log(app)
     _init_hostile_input(app)
     if config["TRUST_PROXY_HOPS"]:
         hops = config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     _init_extensions(app, config)
     _register_blueprints(app)
     return app
+
+
+def _init_request_log(app: Flask) -> None:
+    from web import request_id
+
+    request_id.init_app(app)
+    log = logging.getLogger("checkin.request")
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        # The access log, from the app so that it carries the request id in both formats.
+        started = g.get("request_started")
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+        log.info("%s %s %s %s ms", request.method, request.path, response.status_code, elapsed_ms,
+                 extra={"method": request.method, "path": request.path, "status": response.status_code,
+                        "duration_ms": elapsed_ms, "remote_addr": request.remote_addr})
+        return response
 
 
 def _init_hostile_input(app: Flask) -> None:
@@ -48,17 +73,18 @@ def _init_hostile_input(app: Flask) -> None:
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     from server.jobs import ENTRY_POINT
-    from web import auth, db
+    from web import auth, db, messaging
     from web.api import ProblemApi
     from web.jobs import jobs
     from web.limiter import limiter
     from web.problems import register_problem_handlers
 
     database = Database()
-    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"])
-    db.init_app(app, database, FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])))
+    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"], keyring=config["KEYRING"])
+    db.init_app(app, database, make_blob_store(config))
     app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
     jobs.init_app(app, rq_entry=ENTRY_POINT)
+    messaging.init_app(app, database)
 
     auth.init_app(app)
 

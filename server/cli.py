@@ -2,36 +2,125 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from server.commands.faces import eval_faces
-from server.config import ConfigError, load_config
+from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
+from server.config import ConfigError, check_service_config, load_config, log_format
+from server.logs import configure_logging
+from server.progress import progress
+
+log = logging.getLogger("checkin.cli")
 
 
-def _config() -> dict[str, Any]:
+def _config(*, service: bool = False) -> dict[str, Any]:
     try:
-        return load_config()
+        config = load_config()
+        if service:
+            check_service_config(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(log_format(config), config["LOG_LEVEL"])
+    return config
 
 
 def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
     from storage.db import Database
 
     db = Database()
-    db.configure(config["DATABASE_URL"])
+    db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
     return db
 
 
-@click.group()
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def describe_failure(exc: BaseException, database_url: str | None = None) -> str:
+    """One line an operator can act on, for an outage or a path problem met by a command."""
+    if isinstance(exc, DBAPIError):
+        reason = _first_line(str(exc.orig)) or type(exc.orig).__name__
+        if database_url and database_url.startswith("sqlite"):
+            return _sqlite_problem(database_url) or (f"cannot use the SQLite database {_sqlite_path(database_url)}: "
+                                                     f"{reason} (can this user write there?)")
+        where = f" at {_redact(database_url)}" if database_url else ""
+        return f"cannot use the database{where}: {reason}"
+    if isinstance(exc, SQLAlchemyError):
+        return f"database error: {_first_line(str(exc))}"
+    if isinstance(exc, OSError):
+        target = f" {exc.filename}" if exc.filename else ""
+        return f"cannot use{target}: {exc.strerror or exc}"
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+def _sqlite_path(url: str) -> Path | None:
+    try:
+        database = make_url(url).database or ""
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def _sqlite_problem(url: str) -> str | None:
+    path = _sqlite_path(url)
+    if path is None:
+        return None
+    if path.parent.exists() and not path.parent.is_dir():
+        return f"cannot create the SQLite database {path}: {path.parent} is a file, not a folder"
+    if not path.parent.is_dir():
+        return f"cannot create the SQLite database {path}: the folder {path.parent} does not exist"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"cannot write the SQLite database {path}: permission denied"
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        return f"cannot create the SQLite database {path}: the folder {path.parent} is not writable"
+    return None
+
+
+class OneLineErrors(click.Group):
+    """The `checkin` group: every error is one line on stderr, with no usage block and no traceback."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "checkin"
+            click.echo(f"Error: {_first_line(exc.format_message())} (see `{command} --help`)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {_first_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(1)
+        except (SQLAlchemyError, OSError) as exc:
+            log.debug("command failed", exc_info=exc)
+            click.echo(f"Error: {describe_failure(exc, os.environ.get('CHECKIN_DATABASE_URL'))}", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=OneLineErrors)
 def main() -> None:
     """Community corrections check-in service."""
 
 
 main.add_command(eval_faces, "eval-faces")
+for _command in (purge, rotate_keys, fsck, export_person):
+    main.add_command(_command)
 
 
 @main.command("init-db")
@@ -40,8 +129,16 @@ def init_db() -> None:
     from storage import migrate
 
     config = _config()
-    migrate.upgrade(config["DATABASE_URL"])
-    click.echo(f"database is at the newest schema: {_redact(config['DATABASE_URL'])}")
+    url = config["DATABASE_URL"]
+    problem = _sqlite_problem(url) if url.startswith("sqlite") else None
+    if problem:
+        raise click.ClickException(problem)
+    try:
+        migrate.upgrade(url)
+    except (SQLAlchemyError, OSError) as exc:
+        log.debug("init-db failed", exc_info=exc)
+        raise click.ClickException(describe_failure(exc, url)) from exc
+    click.echo(f"database is at the newest schema: {_redact(url)}")
 
 
 @main.command("create-office")
@@ -96,7 +193,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn")
 def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the API (gunicorn where available, else Flask's server)."""
-    _config()  # fail fast on bad configuration, before forking workers
+    config = _config(service=True)  # fail fast on bad configuration, before forking workers
     try:
         if dev:
             raise ImportError
@@ -106,41 +203,53 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
         create_app().run(host=host, port=port, threaded=True)
         return
+    from server import serving
+
+    options = serving.gunicorn_options(config, bind=f"{host}:{port}", workers=workers, threads=threads)
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("timeout", 120)
-            self.cfg.set("accesslog", "-")
+            for name, value in options.items():
+                self.cfg.set(name, value)
 
         def load(self):  # type: ignore[no-untyped-def]
-            from server import create_app
-            from verification.engine import get_engine, warm_up
+            # The same app as gunicorn.conf.py's; the models are already loaded, by the arbiter (below).
+            return serving.warm_app()
 
-            app = create_app()
-            # Load (and checksum) the face models while the worker boots, not on its first check-in.
-            warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
-            return app
-
+    serving.preload_models(config)
     _Gunicorn().run()
 
 
 @main.command("sweep")
-def sweep() -> None:
+@click.option("--purge", "with_purge", is_flag=True, help="Also apply the retention purge (e.g. once a night)")
+@click.option("--fsck", "with_fsck", is_flag=True, help="Also check rows against blobs and remove old orphans")
+def sweep(with_purge: bool, with_fsck: bool) -> None:
     """Raise alerts for missed check-ins, missed spot checks, repeated failures and overdue leave (run from cron)."""
+    from storage.blobs import make_blob_store
     from supervision.clock import Clock
-    from supervision.sweep import SweepSettings, run_sweep
+    from supervision.sweep import SweepSettings, run_lifecycle, run_sweep
 
     config = _config()
     try:
         settings = SweepSettings.from_config(config)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    with _database(config).transaction() as session:
+    from supervision import messages
+
+    database = _database(config)
+    with database.transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+        new_messages = messages.take_new_message_ids(session)
+    sender = messages.sender_from_config(config)
+    if sender.delivers and new_messages:
+        # After the commit: the reminders are in the inboxes whatever the gateway does.
+        delivery = messages.deliver_messages(open_session=database.session, sender=sender, message_ids=new_messages,
+                                             clock=Clock())
+        counts.update({f"messages_{key}": value for key, value in delivery.items()})
+    if with_purge or with_fsck:
+        with database.transaction() as session:
+            counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
+                                        config=config, purge=with_purge, fsck=with_fsck))
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
@@ -175,7 +284,7 @@ def worker(burst: bool) -> None:
     """Run background jobs (video inspections) from the RQ queue at CHECKIN_QUEUE_URL."""
     from server.jobs import run_worker
 
-    config = _config()
+    config = _config(service=True)
     if not config["QUEUE_URL"]:
         raise click.ClickException("CHECKIN_QUEUE_URL is not set: without a queue, jobs run inside the web process")
     run_worker(config, burst=burst)
@@ -192,7 +301,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
 
     from sqlalchemy import select
 
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import ReferenceFace
     from supervision import faces
     from supervision.actors import SYSTEM
@@ -209,14 +318,14 @@ def reencode(template: str, force: bool, batch: int) -> None:
         import dataclasses
 
         engine = get_engine(dataclasses.replace(engine.settings, matcher="sface+dlib"))
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     db = _database(config)
     with db.transaction() as session:
         ids = list(session.scalars(select(ReferenceFace.id).where(ReferenceFace.deleted_at.is_(None))
                                    .order_by(ReferenceFace.id)))
     counts: Counter[str] = Counter()
     unusable: list[int] = []
-    with click.progressbar(length=len(ids), label=f"re-encoding {len(ids)} references", file=sys.stderr) as bar:
+    with progress(len(ids), f"re-encoding {len(ids)} references") as update:
         for start in range(0, len(ids), batch):
             # One transaction per batch: an interrupted run keeps what it finished and the next run skips it.
             with db.transaction() as session:
@@ -228,7 +337,7 @@ def reencode(template: str, force: bool, batch: int) -> None:
                     counts[outcome] += 1
                     if outcome == "unusable":
                         unusable.append(reference.id)
-                    bar.update(1)
+                    update(1)
     with db.transaction() as session:
         record_event(session=session, actor=SYSTEM, action=AuditAction.FACES_REENCODED, at=Clock().now(),
                      target_type="reference_face", details={"templates": list(keys), "force": force,
@@ -251,7 +360,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
     from sqlalchemy import select
 
     from storage import migrate
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.models import Office
     from supervision import accounts, faces
     from supervision import persons as person_service
@@ -261,7 +370,7 @@ def demo(faces_dir: str, persons: int, refs: int) -> None:
 
     config = _config()
     migrate.upgrade(config["DATABASE_URL"])
-    blobs = FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"]))
+    blobs = make_blob_store(config)
     engine = get_engine(config["FACE_ENGINE"])
     now = Clock().now()
     officer_password = secrets.token_urlsafe(12)

@@ -23,16 +23,16 @@ _lock = threading.Lock()
 def configure_worker(config: Mapping[str, Any]) -> dict[str, Any]:
     """Build (and keep for this process) the job context from a resolved configuration."""
     global _context, _database
-    from storage.blobs import FilesystemBlobStore, decode_key
+    from storage.blobs import make_blob_store
     from storage.db import Database
     from supervision.clock import Clock
     from verification.engine import get_engine
 
     database = Database()
-    database.configure(config["DATABASE_URL"])
+    database.configure(config["DATABASE_URL"], keyring=config.get("KEYRING"))
     context = {
         "open_session": database.session,
-        "blobs": FilesystemBlobStore(config["BLOB_PATH"], decode_key(config["ENCRYPTION_KEY"])),
+        "blobs": make_blob_store(config),
         "engine": get_engine(config["FACE_ENGINE"]),
         "clock": config.get("CLOCK") or Clock(),
     }

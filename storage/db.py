@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -90,12 +91,14 @@ class Database:
         self.engine: Engine | None = None
         self.session_factory: sessionmaker[Session] | None = None
 
-    def configure(self, url: str, *, echo: bool = False) -> None:
-        """Bind this database to url."""
+    def configure(self, url: str, *, echo: bool = False, keyring: Any = None) -> None:
+        """Bind this database to url; keyring (storage.crypto.Keyring) seals face templates in its sessions."""
         if self.engine is not None:
             self.engine.dispose()
         self.engine = make_engine(url, echo=echo)
-        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # Sessions carry the keyring, so the code that stores templates needs no extra argument to seal them.
+        info = {"keyring": keyring} if keyring is not None else {}
+        self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
 
     def session(self) -> Session:
         """Open a new session."""
@@ -121,6 +124,28 @@ def on_rollback(session: Session, cleanup) -> None:  # type: ignore[no-untyped-d
     """Run cleanup() if the transaction this work belongs to rolls back (e.g. delete a blob whose row failed)."""
     transaction = session.get_nested_transaction() or session.get_transaction()
     session.info.setdefault("rollback_cleanups", []).append((transaction, cleanup))
+
+
+def on_commit(session: Session, action) -> None:  # type: ignore[no-untyped-def]
+    """Run action() once the outermost transaction commits (e.g. delete a blob whose row no longer points to it);
+    a rollback forgets it. Deleting after the commit means a crash leaves an orphan (fsck finds it), never a row
+    pointing to a deleted blob."""
+    session.info.setdefault("commit_actions", []).append(action)
+
+
+def _run_commit_actions(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    for action in session.info.pop("commit_actions", []):
+        try:
+            action()
+        except Exception:  # noqa: BLE001  (the commit happened; a failed delete leaves an orphan for fsck)
+            pass
+
+
+def _forget_commit_actions(session: Session, rolled_back) -> None:  # type: ignore[no-untyped-def]
+    if rolled_back.parent is None:
+        session.info.pop("commit_actions", None)
 
 
 def _inside(transaction, ancestor) -> bool:  # type: ignore[no-untyped-def]
@@ -154,4 +179,6 @@ def _forget_rollback_cleanups(session: Session) -> None:
 
 event.listen(Session, "after_soft_rollback", _run_rollback_cleanups)
 event.listen(Session, "after_commit", _forget_rollback_cleanups)
+event.listen(Session, "after_commit", _run_commit_actions)
+event.listen(Session, "after_soft_rollback", _forget_commit_actions)
 event.listen(Engine, "do_connect", _owner_only_sqlite)

@@ -57,6 +57,7 @@ class CheckinKind(StrEnum):
     SCHEDULED = "scheduled"
     SPOT_CHECK = "spot_check"
     LEAVE_RETURN = "leave_return"
+    ACTIVITY = "activity"  # attendance at an education or community-service session, checked at the venue
 
 
 class Reason(StrEnum):
@@ -73,6 +74,8 @@ class Reason(StrEnum):
     TOO_FEW_REFERENCES = "too_few_references"
     REFERENCES_NOT_ENCODED = "references_not_encoded"
     TASK_LATE = "task_late"
+    OUTSIDE_SESSION_TIME = "outside_session_time"  # an attendance check-in or check-out outside the session
+    MISSING_CHECK_OUT = "missing_check_out"  # an attendance that was never checked out
 
 
 class ReviewDecision(StrEnum):
@@ -126,6 +129,7 @@ class AlertType(StrEnum):
     LOCATION_GAP = "location_gap"
     LOCATION_SPOOF_SUSPECTED = "location_spoof_suspected"
     PERSON_PHONE_SEPARATION = "person_phone_separation"  # 人机分离
+    HOURS_SHORTFALL = "hours_shortfall"  # a month closed below the level's study or community-service hours
 
 
 class AlertStatus(StrEnum):
@@ -162,3 +166,56 @@ class LocationSignal(StrEnum):
     STATIONARY_PHONE_MISSED_SPOT_CHECK = "stationary_phone_missed_spot_check"
     CHECKIN_AFTER_WINDOW_OPENS_THEN_AWAY = "checkin_after_window_opens_then_away"
     CHECKIN_LOCATION_DISAGREES = "checkin_location_disagrees"
+
+class ActivityKind(StrEnum):
+    GROUP_EDUCATION = "group_education"  # 集中教育
+    COMMUNITY_SERVICE = "community_service"  # 公益活动 / 社区服务
+    SKILLS_TRAINING = "skills_training"  # 职业技能培训
+    LEGAL_EDUCATION = "legal_education"  # 法治教育
+    PSYCHOLOGICAL_EDUCATION = "psychological_education"  # 心理健康教育 (group sessions; 1:1 counselling is a talk)
+
+
+class ActivityStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class AttendanceStatus(StrEnum):
+    CHECKED_IN = "checked_in"  # checked in at the venue, check-out still to come
+    VERIFIED = "verified"  # checked in and out at the venue with verified faces: the hours count
+    NEEDS_REVIEW = "needs_review"  # outside the venue or the session, a face to review, or no check-out
+    CONFIRMED = "confirmed"  # an officer confirmed it (or recorded it for a person without a phone)
+    REJECTED = "rejected"  # an officer rejected it: no hours
+
+
+class AttendanceSource(StrEnum):
+    PHONE = "phone"
+    OFFICER = "officer"
+
+
+class AttendanceDecision(StrEnum):
+    CONFIRM = "confirm"
+    REJECT = "reject"
+
+
+class TalkKind(StrEnum):
+    INDIVIDUAL_TALK = "individual_talk"  # 个别谈话
+    COUNSELLING = "counselling"  # 心理辅导
+
+
+class MessageKind(StrEnum):
+    DUTY_WINDOW_OPEN = "duty_window_open"
+    SPOT_CHECK = "spot_check"
+    VIDEO_INSPECTION = "video_inspection"
+    LEAVE_DECIDED = "leave_decided"
+    LEAVE_RETURN_DUE = "leave_return_due"
+    ACTIVITY_NEAR = "activity_near"
+    SHORTFALL_COMING = "shortfall_coming"
+    OFFICER = "officer"
+
+
+class DeliveryStatus(StrEnum):
+    INBOX_ONLY = "inbox_only"  # no sender beyond the inbox is configured
+    SENDING = "sending"  # a delivery job holds it
+    DELIVERED = "delivered"
+    FAILED = "failed"  # every attempt failed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,6 +102,36 @@ def resolve_alert(*, session: Session, actor: Actor, alert_id: int, action: str,
                  details={"type": alert.type, "action": action, "note": note,
                           "sanction_id": sanction.id if sanction else None})
     return Resolution(alert, sanction)
+
+
+# One note may close at most this many alerts at once (a page of the inbox).
+MAX_BULK = 100
+
+
+def dismiss_alerts(*, session: Session, actor: Actor, alert_ids: Sequence[int], note: str | None,
+                   now: datetime) -> tuple[list[int], list[int]]:
+    """Dismiss several alerts with one note (each audited as if dismissed alone); returns (dismissed, skipped).
+
+    Alerts outside the actor's scope are refused as not found, all or nothing; ones already resolved (by a
+    colleague meanwhile) are skipped, not an error.
+    """
+    ids = sorted(set(alert_ids))
+    if not ids or len(ids) > MAX_BULK:
+        raise ValidationFailed({"alert_ids": [f"Choose 1 to {MAX_BULK} alerts."]})
+    if not (note and note.strip()):
+        raise ValidationFailed({"note": ["A note is required to resolve an alert."]})
+    for alert_id in ids:
+        get_alert(session=session, actor=actor, alert_id=alert_id)  # scope first: nothing changes on a refusal
+    dismissed: list[int] = []
+    skipped: list[int] = []
+    for alert_id in ids:
+        try:
+            resolve_alert(session=session, actor=actor, alert_id=alert_id, action=DISMISS, note=note, now=now)
+        except Conflict:
+            skipped.append(alert_id)
+        else:
+            dismissed.append(alert_id)
+    return dismissed, skipped
 
 
 def count_open_alerts(*, session: Session, person_id: int) -> dict[str, int]:

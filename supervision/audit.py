@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -41,6 +43,17 @@ class AuditAction:
     ZONE_DELETED = "zone.deleted"
     TRAIL_VIEWED = "trail.viewed"
     LOCATION_PURGED = "location.purged"
+    ACTIVITY_CREATED = "activity.created"
+    ATTENDANCE_RECORDED = "attendance.recorded"
+    ATTENDANCE_REVIEWED = "attendance.reviewed"
+    TALK_RECORDED = "talk.recorded"
+    TALK_NOTE_VIEWED = "talk.note_viewed"
+    MESSAGE_SENT = "message.sent"
+    DATA_PURGED = "retention.purged"
+    PURGE_PLANNED = "retention.purge_planned"
+    KEYS_ROTATED = "keys.rotated"
+    PERSON_EXPORTED = "person.exported"
+    BLOBS_CHECKED = "blobs.checked"
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,
@@ -66,13 +79,57 @@ def record_event(*, session: Session, actor: Actor, action: str, at: datetime, p
 
 
 def list_events(*, session: Session, actor: Actor, person_id: int | None = None, action: str | None = None,
-                after_id: int | None = None, limit: int = 50) -> list[AuditEvent]:
-    """Audit events visible to actor, newest first (keyset by id)."""
+                after_id: int | None = None, limit: int = 50, actor_id: int | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> list[AuditEvent]:
+    """Audit events visible to actor, newest first (keyset by id), filtered by person, action, who and period."""
     stmt = select(AuditEvent).where(office_condition(actor, AuditEvent.office_id))
     if person_id is not None:
         stmt = stmt.where(AuditEvent.person_id == person_id)
     if action:
         stmt = stmt.where(AuditEvent.action == action)
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == actor_id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at < until)
     if after_id is not None:
         stmt = stmt.where(AuditEvent.id < after_id)
     return list(session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+# Views of one record by one officer within this span read as one line of the log (every event stays stored).
+REPEAT_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One line of the log as shown: an event, and how many identical ones it stands for since `first_at`."""
+
+    event: AuditEvent
+    count: int
+    first_at: datetime
+
+
+def collapse_repeats(events: Sequence[AuditEvent], window: timedelta = REPEAT_WINDOW) -> list[AuditLine]:
+    """Merge runs of the same view (actor, action, target) within `window` of each other, newest first."""
+    lines: list[AuditLine] = []
+    for event in events:
+        last = lines[-1] if lines else None
+        if (last is not None and is_view(event.action) and _same(last.event, event)
+                and last.first_at - event.at <= window):
+            lines[-1] = AuditLine(event=last.event, count=last.count + 1, first_at=event.at)
+        else:
+            lines.append(AuditLine(event=event, count=1, first_at=event.at))
+    return lines
+
+
+def is_view(action: str) -> bool:
+    """Whether an action only looked at a record ("checkin.viewed", "face.photo_viewed"; not "checkin.reviewed")."""
+    verb = action.rsplit(".", 1)[-1]
+    return verb == "viewed" or verb.endswith("_viewed")
+
+
+def _same(a: AuditEvent, b: AuditEvent) -> bool:
+    return (a.actor_role, a.actor_id, a.action, a.target_type, a.target_id, a.person_id) == (
+        b.actor_role, b.actor_id, b.action, b.target_type, b.target_id, b.person_id)

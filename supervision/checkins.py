@@ -18,6 +18,7 @@ from supervision import alerts
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_set, unusable
 from supervision.geo import Area, locate
 from supervision.passive import passive_flags
@@ -281,11 +282,16 @@ def view_checkin(*, session: Session, actor: Actor, checkin_id: int, now: dateti
 
 def read_checkin_photo(*, session: Session, blobs: BlobStore, actor: Actor, checkin_id: int,
                        now: datetime) -> tuple[bytes, str]:
-    """The selfie bytes of a check-in; every access is audit-logged."""
+    """The selfie bytes of a check-in; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     checkin = get_checkin(session=session, actor=actor, checkin_id=checkin_id)
+    if checkin.purged_at is not None:
+        raise EvidencePurged("This photo was deleted at the end of its retention period.")
     if not checkin.photo_blob_key:
         raise NotFound("This attempt has no stored photo.")
-    data = blobs.get(checkin.photo_blob_key)
+    subject = EvidenceSubject(person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
+                              target_id=checkin.id)
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=checkin.photo_blob_key, subject=subject,
+                         now=now)
     record_event(session=session, actor=actor, action=AuditAction.CHECKIN_PHOTO_VIEWED, at=now,
                  person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
                  target_id=checkin.id)

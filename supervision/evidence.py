@@ -37,6 +37,12 @@ class EvidenceTampered(EvidenceError):
     title = "Evidence failed its integrity check"
 
 
+class EvidencePurged(EvidenceError):
+    code = "evidence_purged"
+    status = 410
+    title = "Evidence deleted under the retention rules"
+
+
 @dataclass(frozen=True)
 class EvidenceSubject:
     """Whose evidence a blob is and which record holds it (for the audit event and the alert)."""

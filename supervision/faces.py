@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.blobs import BlobError, BlobStore
+from storage.crypto import Keyring, session_keyring, template_associated
 from storage.db import on_rollback
 from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.evidence import EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from verification.engine import FaceAnalysis, FaceEngine
 from verification.errors import ImageError, QualityError
 
@@ -42,7 +43,8 @@ def encoding_from_bytes(data: bytes) -> np.ndarray:
 
 def active_references(session: Session, person_id: int) -> list[ReferenceFace]:
     """The person's references in enrolment order."""
-    stmt = select(ReferenceFace).where(ReferenceFace.person_id == person_id, ReferenceFace.deleted_at.is_(None))
+    stmt = select(ReferenceFace).where(ReferenceFace.person_id == person_id, ReferenceFace.deleted_at.is_(None),
+                                       ReferenceFace.purged_at.is_(None))
     return list(session.scalars(stmt.order_by(ReferenceFace.id)))
 
 
@@ -67,16 +69,30 @@ def stored_templates(session: Session, reference_ids: Iterable[int]) -> dict[int
     found: dict[int, dict[str, np.ndarray]] = {i: {} for i in ids}
     if not ids:
         return found
+    keyring: Keyring | None = None
     for row in session.scalars(select(ReferenceTemplate).where(ReferenceTemplate.reference_id.in_(ids))):
-        found[row.reference_id][row.template] = encoding_from_bytes(row.vector)
+        if row.key_id is None:  # written before templates were sealed; rotate-keys seals it
+            raw = row.vector
+        else:
+            keyring = keyring or session_keyring(session)
+            raw = keyring.open(row.vector, associated=template_associated(row.reference_id, row.template))
+        found[row.reference_id][row.template] = encoding_from_bytes(raw)
     return found
+
+
+def seal_template(keyring: Keyring, *, reference_id: int, template: str, raw: bytes) -> tuple[bytes, str]:
+    """A template's bytes sealed with the newest key, bound to its row; the sealed bytes and the key id."""
+    return keyring.seal(raw, associated=template_associated(reference_id, template)), keyring.newest_id
 
 
 def add_templates(*, session: Session, reference: ReferenceFace, templates: Mapping[str, np.ndarray],
                   engine_version: str, now: datetime) -> None:
-    """Store a reference's templates (one row per embedder key)."""
+    """Store a reference's templates (one row per embedder key), sealed with the session's keyring."""
+    keyring = session_keyring(session)
     for key, vector in templates.items():
-        session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=encoding_to_bytes(vector),
+        sealed, key_id = seal_template(keyring, reference_id=reference.id, template=key,
+                                       raw=encoding_to_bytes(vector))
+        session.add(ReferenceTemplate(reference_id=reference.id, template=key, vector=sealed, key_id=key_id,
                                       engine_version=engine_version, created_at=now))
     session.flush()
 
@@ -227,6 +243,8 @@ def read_reference_photo(*, session: Session, blobs: BlobStore, actor: Actor, pe
                          now: datetime) -> tuple[bytes, str]:
     """The reference photo bytes; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     reference = get_reference(session=session, person=person, face_id=face_id, include_deleted=True)
+    if reference.purged_at is not None:
+        raise EvidencePurged("This reference photo was deleted at the end of its retention period.")
     subject = EvidenceSubject(person_id=person.id, office_id=person.office_id, target_type="reference_face",
                               target_id=reference.id)
     data = read_evidence(session=session, blobs=blobs, actor=actor, key=reference.blob_key, subject=subject, now=now)
@@ -239,5 +257,6 @@ def count_references(session: Session, person_id: int) -> int:
     """How many active references the person has."""
     return session.scalar(
         select(func.count(ReferenceFace.id)).where(ReferenceFace.person_id == person_id,
-                                                   ReferenceFace.deleted_at.is_(None))
+                                                   ReferenceFace.deleted_at.is_(None),
+                                                   ReferenceFace.purged_at.is_(None))
     ) or 0

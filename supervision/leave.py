@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,11 +16,13 @@ from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import AlertType, ApprovalLevel, CheckinKind, CheckinStatus, LeaveStatus, Reason, Role
 from storage.models import LeaveRequest, Office, Person
+from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
@@ -383,11 +385,17 @@ def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, act
 
 def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_id: int,
                     now: datetime) -> tuple[bytes, str]:
-    """The attachment bytes of a leave request; staff access is audit-logged."""
+    """The attachment bytes of a leave request; staff access is audit-logged (a missing or altered file raises
+    EvidenceError, reported to the office)."""
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
+    if leave.purged_at is not None:
+        raise EvidencePurged("This attachment was deleted at the end of its retention period.")
     if not leave.attachment_blob_key:
         raise NotFound("This leave request has no attachment.")
-    data = blobs.get(leave.attachment_blob_key)
+    subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
+                              target_id=leave.id)
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
+                         now=now)
     if actor.is_staff:
         record_event(session=session, actor=actor, action=AuditAction.LEAVE_ATTACHMENT_VIEWED, at=now,
                      person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
@@ -416,6 +424,36 @@ def list_leave_requests(*, session: Session, actor: Actor, status: str | None = 
     return list(session.scalars(stmt.order_by(order).limit(limit)))
 
 
+def list_pending_by_urgency(*, session: Session, actor: Actor, limit: int = 50) -> list[LeaveRequest]:
+    """Pending requests in scope, most urgent first: emergencies, then the earliest start, then the oldest asked."""
+    stmt = select(LeaveRequest).where(office_condition(actor, LeaveRequest.office_id),
+                                      LeaveRequest.status == LeaveStatus.PENDING)
+    order = (LeaveRequest.emergency.desc(), LeaveRequest.start_at.asc(), LeaveRequest.id.asc())
+    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+
+
+# Leave actually granted: it counts as used (a pending request is asked, not used).
+USED = (LeaveStatus.APPROVED, LeaveStatus.ACTIVE, LeaveStatus.OVERDUE, LeaveStatus.RETURNED)
+
+
+def used_days_this_year(*, session: Session, persons: Iterable[Person], now: datetime) -> dict[int, float]:
+    """Days of granted leave each person has in the current calendar year of their office's time zone."""
+    people = list(persons)
+    if not people:
+        return {}
+    windows = {person.id: _year_window(now.astimezone(_office_zone(person)).year, _office_zone(person))
+               for person in people}
+    first = min(start for start, _ in windows.values())
+    last = max(end for _, end in windows.values())
+    rows = session.scalars(select(LeaveRequest).where(
+        LeaveRequest.person_id.in_(list(windows)), LeaveRequest.status.in_(USED),
+        LeaveRequest.start_at < last, LeaveRequest.end_at > first))
+    used = dict.fromkeys(windows, timedelta(0))
+    for row in rows:
+        used[row.person_id] += _overlap(row.start_at, _counted_end(row), *windows[row.person_id])
+    return {person_id: round(total / DAY, 1) for person_id, total in used.items()}
+
+
 def decide_leave(*, session: Session, actor: Actor, leave_id: int, decision: str, note: str | None,
                  now: datetime) -> LeaveRequest:
     """Approve or reject a pending request (a rejection needs a note); county-level requests need an admin."""
@@ -437,6 +475,7 @@ def decide_leave(*, session: Session, actor: Actor, leave_id: int, decision: str
                  office_id=leave.office_id, target_type="leave_request", target_id=leave.id,
                  details={"decision": decision, "note": note, "status": target,
                           "approval_level": leave.approval_level})
+    messages.on_leave_decided(session=session, leave=leave, now=now)
     return leave
 
 

@@ -97,7 +97,7 @@ def _decode_frames(engine: FaceEngine, frames: Sequence[bytes]) -> list[Any]:
     for data in frames:
         try:
             decoded = decode_image(data, max_pixels=engine.settings.max_pixels,
-                                   min_long_side=engine.settings.detect_long_side)
+                                   min_long_side=engine.settings.detect_long_side, caps=engine.settings.pixel_caps)
         except ImageError as exc:
             raise unusable(exc) from exc
         images.append(decoded.rgb)

@@ -111,3 +111,56 @@ def update_person(*, session: Session, actor: Actor, person: Person, changes: di
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value.isoformat() if isinstance(value, date | datetime) else value for key, value in values.items()}
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+def is_minor(person: Person) -> bool:
+    """Whether the person was under 18 at intake (the start of supervision): their identity is protected."""
+    return person.birth_date > _years_before(person.start_date, 18)
+
+
+def _is_cjk(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or "\U00020000" <= char <= "\U0002ffff"
+
+
+def mask_name(name: str) -> str:
+    """A name reduced to surname and initial: 张三丰 -> 张某 (the style of published judgments on minors), and
+    "Colin Luther Powell" -> "Powell C." (surname last, given-name initial)."""
+    text = " ".join(name.split())
+    if not text:
+        return text
+    if _is_cjk(text[0]):
+        # The first character is the surname for all but the rare two-character ones (欧阳 -> 欧某): either way the
+        # given name, the identifying part, is gone.
+        return text[0] + "某"
+    parts = text.split(" ")
+    if len(parts) == 1:
+        return parts[0][0] + "."
+    return f"{parts[-1]} {parts[0][0]}."
+
+
+def shown_name(person: Person, *, full_identity: bool = False) -> str:
+    """The name to show: a minor's is masked unless full_identity (their own page, for officers of the office)."""
+    return person.name if full_identity or not is_minor(person) else mask_name(person.name)
+
+
+def may_see_full_identity(actor: Actor, person: Person) -> bool:
+    """Only officers of the person's own office see a minor's full identity (county admins see it masked)."""
+    return actor.role in ("officer", "admin") and actor.office_id == person.office_id
+
+
+def view_identity(*, session: Session, actor: Actor, person: Person, now: datetime, channel: str) -> bool:
+    """Whether this view shows the person's full identity; every view of a minor's record is audit-logged."""
+    if not is_minor(person):
+        return True
+    full = may_see_full_identity(actor, person)
+    record_event(session=session, actor=actor, action=AuditAction.PERSON_VIEWED, at=now, person_id=person.id,
+                 office_id=person.office_id, target_type="person", target_id=person.id,
+                 details={"minor": True, "full_identity": full, "channel": channel})
+    return full

@@ -12,7 +12,11 @@ Definitions (also in docs/console.md):
 - check-in pass rate: verified or accepted among the check-ins captured in the period (failed photo attempts are
   counted apart: the person retried);
 - spot checks created in the period: answered in time (completed at or before due_at), late, missed, or not yet due;
-- sanctions decided in the period, by kind.
+- sanctions decided in the period, by kind;
+- education (教育帮扶): group education sessions held (kind group_education, not cancelled, starting in the period
+  and already started), individual talks and counselling sessions recorded as taking place in the period, and
+  community-service attendances (verified or confirmed) of sessions starting in the period with their hours; in
+  total and by office.
 """
 
 from __future__ import annotations
@@ -30,17 +34,32 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.enums import (
+    ActivityKind,
+    ActivityStatus,
     AlertStatus,
+    AttendanceStatus,
     CheckinStatus,
     EmploymentStatus,
     Gender,
     PersonStatus,
     SanctionKind,
     SentenceType,
+    TalkKind,
     TaskKind,
     TaskStatus,
 )
-from storage.models import Alert, Checkin, Office, Person, ReferenceFace, Sanction, Task
+from storage.models import (
+    Activity,
+    Alert,
+    Attendance,
+    Checkin,
+    Office,
+    Person,
+    ReferenceFace,
+    Sanction,
+    Talk,
+    Task,
+)
 from supervision import duties
 from supervision.actors import Actor
 from supervision.scope import office_condition
@@ -49,6 +68,9 @@ AGE_BANDS = ("under_18", "18_45", "46_60", "61_plus")
 PASSED = (CheckinStatus.VERIFIED, CheckinStatus.ACCEPTED)
 SPOT_CHECK_OUTCOMES = ("on_time", "late", "missed", "open")
 DUTY_OUTCOMES = ("met", "missed", "pending")
+EDUCATION_ITEMS = ("group_education_sessions", "individual_talks", "counselling_sessions",
+                   "community_service_attendances", "community_service_hours")
+ATTENDED = (AttendanceStatus.VERIFIED, AttendanceStatus.CONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -75,7 +97,7 @@ class ReportPeriod:
 class ReportRow:
     section: str
     item: str
-    value: float
+    value: float | None  # None: a ratio without data (nothing to divide by), shown as NO_DATA
     group: str  # the label group of item ("sentence_type", "office", ...)
     name: str = ""  # a display name that is data, not a catalogue entry (office names)
 
@@ -88,6 +110,7 @@ class DistrictReport:
     scope: str  # "office" or "county"
     county: str | None
     register_total: int = 0
+    register_minors: int = 0  # under 18 at intake: counted, never named
     by_sentence_type: dict[str, int] = field(default_factory=dict)
     by_gender: dict[str, int] = field(default_factory=dict)
     by_age_band: dict[str, int] = field(default_factory=dict)
@@ -99,6 +122,8 @@ class DistrictReport:
     duties: dict[str, int] | None = None
     spot_checks: dict[str, int] = field(default_factory=dict)
     sanctions: dict[str, int] = field(default_factory=dict)
+    education: dict[str, float] = field(default_factory=dict)
+    education_by_office: list[tuple[str, str, dict[str, float]]] = field(default_factory=list)
 
     @property
     def checkins_counted(self) -> int:
@@ -136,7 +161,8 @@ class DistrictReport:
 
     def rows(self) -> list[ReportRow]:
         """The report as (section, item, value) rows, in display order."""
-        rows = [ReportRow("register", "total", self.register_total, "item")]
+        rows = [ReportRow("register", "total", self.register_total, "item"),
+                ReportRow("register", "minors_at_intake", self.register_minors, "item")]
         rows += [ReportRow("sentence_type", k, v, "sentence_type") for k, v in self.by_sentence_type.items()]
         rows += [ReportRow("gender", k, v, "gender") for k, v in self.by_gender.items()]
         rows += [ReportRow("age_band", k, v, "age") for k, v in self.by_age_band.items()]
@@ -147,14 +173,20 @@ class DistrictReport:
         rows += [ReportRow("checkins", k, v, "checkin_status") for k, v in self.checkins_by_status.items()]
         rows += [ReportRow("checkins", "total", self.checkins_counted, "item"),
                  ReportRow("checkins", "compliant", self.checkins_passed, "item"),
-                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct, "item")]
+                 ReportRow("checkins", "compliance_pct", self.pass_rate_pct if self.checkins_counted else None,
+                           "item")]
         if self.duties is not None:
             rows += [ReportRow("duties", k, v, "item") for k, v in self.duties.items()]
-            rows += [ReportRow("duties", "met_pct", self.duties_met_pct, "item")]
+            rows += [ReportRow("duties", "met_pct", self.duties_met_pct if sum(self.duties.values()) else None,
+                               "item")]
         rows += [ReportRow("spot_checks", k, v, "item") for k, v in self.spot_checks.items()]
-        rows += [ReportRow("spot_checks", "on_time_pct", self.spot_check_on_time_pct, "item")]
+        rows += [ReportRow("spot_checks", "on_time_pct",
+                           self.spot_check_on_time_pct if self.spot_checks_due else None, "item")]
         rows += [ReportRow("sanctions", k, v, "sanction_kind") for k, v in self.sanctions.items()]
         rows += [ReportRow("sanctions", "total", sum(self.sanctions.values()), "item")]
+        rows += [ReportRow("education", k, v, "item") for k, v in self.education.items()]
+        rows += [ReportRow("education_office", f"{code}:{k}", v, "education_office", name)
+                 for code, name, values in self.education_by_office for k, v in values.items()]
         return rows
 
 
@@ -244,6 +276,9 @@ def district_report(*, session: Session, actor: Actor, period: ReportPeriod, now
     registered = and_(in_scope, on_register_condition(period))
 
     report.register_total = session.scalar(select(func.count(Person.id)).where(registered)) or 0
+    # Minors at intake: a date comparison per person (birth and start dates), done here to stay portable.
+    report.register_minors = sum(1 for birth, start in session.execute(
+        select(Person.birth_date, Person.start_date).where(registered)) if birth > _years_before(start, 18))
     report.by_sentence_type = _complete(_grouped(session, Person.sentence_type, registered),
                                         [s.value for s in SentenceType])
     report.by_gender = _complete(_grouped(session, Person.gender, registered), [g.value for g in Gender])
@@ -288,7 +323,48 @@ def district_report(*, session: Session, actor: Actor, period: ReportPeriod, now
         _grouped(session, Sanction.kind, office_condition(actor, Sanction.office_id),
                  Sanction.decided_at >= begin, Sanction.decided_at < finish),
         [k.value for k in SanctionKind])
+    report.education, report.education_by_office = education_counts(session=session, actor=actor, period=period,
+                                                                     now=now)
     return report
+
+
+def _per_office(session: Session, stmt: Any) -> dict[int, float]:
+    return {int(office_id): float(value or 0) for office_id, value in session.execute(stmt)}
+
+
+def education_counts(*, session: Session, actor: Actor, period: ReportPeriod,
+                     now: datetime) -> tuple[dict[str, float], list[tuple[str, str, dict[str, float]]]]:
+    """Education rows: sessions held, talks, counselling, community-service attendances and hours; total and by
+    office (offices in scope, by code)."""
+    begin, finish = period.bounds()
+    sessions = _per_office(session, select(Activity.office_id, func.count(Activity.id)).where(
+        office_condition(actor, Activity.office_id), Activity.kind == ActivityKind.GROUP_EDUCATION,
+        Activity.status != ActivityStatus.CANCELLED, Activity.start_at >= begin, Activity.start_at < finish,
+        Activity.start_at <= now).group_by(Activity.office_id))
+    talk_counts: dict[str, dict[int, float]] = {}
+    for kind, item in ((TalkKind.INDIVIDUAL_TALK, "individual_talks"), (TalkKind.COUNSELLING,
+                                                                        "counselling_sessions")):
+        talk_counts[item] = _per_office(session, select(Talk.office_id, func.count(Talk.id)).where(
+            office_condition(actor, Talk.office_id), Talk.kind == kind, Talk.at >= begin, Talk.at < finish)
+            .group_by(Talk.office_id))
+    service = (
+        select(Attendance.office_id, func.count(Attendance.id), func.coalesce(func.sum(Attendance.hours), 0.0))
+        .join(Activity, Activity.id == Attendance.activity_id)
+        .where(office_condition(actor, Attendance.office_id), Activity.kind == ActivityKind.COMMUNITY_SERVICE,
+               Attendance.status.in_(ATTENDED), Activity.start_at >= begin, Activity.start_at < finish)
+        .group_by(Attendance.office_id)
+    )
+    attendances: dict[int, float] = {}
+    hours: dict[int, float] = {}
+    for office_id, count, total in session.execute(service):
+        attendances[int(office_id)] = float(count)
+        hours[int(office_id)] = round(float(total or 0.0), 2)
+    columns = {"group_education_sessions": sessions, **talk_counts, "community_service_attendances": attendances,
+               "community_service_hours": hours}
+    by_office = [(office.code, office.name, {item: columns[item].get(office.id, 0) for item in EDUCATION_ITEMS})
+                 for office in offices_in_scope(session, actor)]
+    totals = {item: round(sum(values[item] for _c, _n, values in by_office), 2) for item in EDUCATION_ITEMS}
+    return totals, by_office
 
 
 def report_csv(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]] | None = None) -> bytes:
@@ -341,7 +417,13 @@ def _csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def _plain_number(value: float) -> int | float:
+# What a ratio without data reads as in the page and the downloads (not 0%, which would be a finding).
+NO_DATA = "—"
+
+
+def _plain_number(value: float | None) -> int | float | str:
+    if value is None:
+        return NO_DATA
     return int(value) if float(value).is_integer() else value
 
 

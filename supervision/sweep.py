@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from storage.enums import AlertStatus, AlertType, CheckinStatus, PersonStatus, SupervisionLevel, TaskKind, TaskStatus
 from storage.models import Alert, Checkin, IdempotencyRecord, Office, Person, Task
 from storage.models._types import UTCDateTime
+from supervision import activities
 from supervision.accounts import prune_login_attempts
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
 from supervision.leave import LeavePolicy, sweep_leave
@@ -90,6 +91,8 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
     counts["repeated_failures"] = sweep_repeated_failures(session=session, now=now, count=settings.failure_count,
                                                           window=settings.failure_window)
     counts.update(_sweep_leave(session=session, now=now, settings=settings))
+    counts.update(activities.sweep_activities(session=session, now=now, duties=settings.duties,
+                                              config=settings.config, lookback=settings.lookback))
     counts["idempotency_pruned"] = prune_idempotency_records(session=session, now=now,
                                                              retention=settings.idempotency_retention)
     counts["login_attempts_pruned"] = prune_login_attempts(session=session, now=now)
@@ -97,6 +100,44 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
                                      duties=settings.duties))
     session.flush()
     return counts
+
+
+def run_lifecycle(*, session: Session, blobs: Any, now: datetime, config: Mapping[str, Any], purge: bool = True,
+                  fsck: bool = False) -> dict[str, int]:
+    """The sweep schedule's data-lifecycle steps: the retention purge (applied) and the blob check with repair."""
+    from supervision import fsck as checks
+    from supervision import retention
+
+    counts: dict[str, int] = {}
+    if purge:
+        done = retention.run_purge(session=session, blobs=blobs, now=now, settings=config, apply=True)
+        counts["purged_rows"] = sum(c.rows for c in done.values())
+        counts["purged_blobs"] = sum(c.blobs for c in done.values())
+    if fsck:
+        report = checks.check_blobs(session=session, blobs=blobs, now=now)
+        checks.repair_orphans(blobs=blobs, report=report)
+        checks.record_fsck(session=session, now=now, report=report, repair=True)
+        counts["blobs_missing"] = len(report.missing)
+        counts["orphans_removed"] = report.removed
+    return counts
+
+
+def lifecycle_job(*, open_session: Any, blobs: Any, engine: Any, clock: Any, retention: Mapping[str, Any],
+                  purge: bool = True, fsck: bool = False) -> dict[str, int]:
+    """Background-job form of run_lifecycle (server.jobs runs it with the worker's session and store); retention
+    holds the CHECKIN_RETENTION_* values, so the job's arguments stay plain JSON."""
+    del engine  # the job context hands every job the engine; this one needs none
+    session = open_session()
+    try:
+        counts = run_lifecycle(session=session, blobs=blobs, now=clock.now(), config=retention, purge=purge,
+                               fsck=fsck)
+        session.commit()
+        return counts
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def _insert_alerts(session: Session, rows: Select) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from storage.enums import PersonStatus, SupervisionLevel, TaskKind, TaskStatus
 from storage.models import Person, Task
+from supervision import messages
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, RuleViolation, ValidationFailed
@@ -82,6 +83,7 @@ def create_spot_check(*, session: Session, actor: Actor, person: Person, now: da
                  office_id=person.office_id, target_type="task", target_id=task.id,
                  details={"kind": task.kind, "origin": "officer", "due_at": task.due_at.isoformat(),
                           "respond_within_minutes": within.total_seconds() / 60})
+    messages.on_tasks_created(session=session, tasks=[task], now=now)
     return task
 
 
@@ -130,6 +132,19 @@ class SpotCheckDraw:
     draws: dict[int, float]
 
 
+def _still_free(session: Session, tasks: list[Task], *, now: datetime) -> list[Task]:
+    # Lock the picked persons (in id order, so two draws cannot deadlock) and look again: an officer's spot check
+    # made since the first look wins, as lock_person makes every other "one open spot check" writer wait.
+    for task in sorted(tasks, key=lambda t: t.person_id):
+        lock_person(session, task.person_id)
+    if not tasks:
+        return tasks
+    busy = set(session.scalars(select(Task.person_id).where(
+        Task.person_id.in_([task.person_id for task in tasks]), Task.kind == TaskKind.SPOT_CHECK,
+        Task.status == TaskStatus.OPEN, Task.due_at > now)))
+    return [task for task in tasks if task.person_id not in busy]
+
+
 def draw_spot_checks(*, session: Session, actor: Actor, now: datetime, policy: SpotCheckPolicy,
                      seed: int | None = None, office_id: int | None = None) -> SpotCheckDraw:
     """Pick persons at random by level and give each picked one a spot check; the seed and every draw are audited."""
@@ -158,6 +173,11 @@ def draw_spot_checks(*, session: Session, actor: Actor, now: datetime, policy: S
             office_log["selected"][str(person_id)] = draw
             tasks.append(Task(person_id=person_id, office_id=person_office, kind=TaskKind.SPOT_CHECK,
                               status=TaskStatus.OPEN, created_at=now, due_at=now + policy.respond_within))
+    tasks = _still_free(session, tasks, now=now)
+    kept = {task.person_id for task in tasks}
+    for log in per_office.values():
+        # Picked, but an officer gave the person a spot check while the draw ran: that one stands.
+        log["skipped_busy"] = [int(pid) for pid in log["selected"] if int(pid) not in kept]
     session.add_all(tasks)
     session.flush()
     rates = dict(policy.random_rates)
@@ -171,4 +191,5 @@ def draw_spot_checks(*, session: Session, actor: Actor, now: datetime, policy: S
                      office_id=task.office_id, target_type="task", target_id=task.id,
                      details={"kind": task.kind, "origin": "random", "seed": seed, "draw": draws[task.person_id],
                               "due_at": task.due_at.isoformat()})
+    messages.on_tasks_created(session=session, tasks=tasks, now=now)
     return SpotCheckDraw(seed=seed, eligible=eligible, tasks=tasks, draws=draws)

@@ -16,11 +16,13 @@ from storage.blobs import BlobStore
 from storage.db import on_rollback
 from storage.enums import AlertType, ReviewDecision, TaskKind, TaskStatus
 from storage.models import Person, Task
+from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.clock import Clock
 from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
 from supervision.locks import lock_person
@@ -60,6 +62,7 @@ def create_inspection(*, session: Session, actor: Actor, person: Person, respond
     record_event(session=session, actor=actor, action=AuditAction.TASK_CREATED, at=now, person_id=person.id,
                  office_id=person.office_id, target_type="task", target_id=task.id,
                  details={"kind": TaskKind.VIDEO_INSPECTION, "due_at": task.due_at.isoformat()})
+    messages.on_tasks_created(session=session, tasks=[task], now=now)
     return task
 
 
@@ -218,12 +221,15 @@ def view_inspection(*, session: Session, actor: Actor, task_id: int, now: dateti
 
 def read_key_frame(*, session: Session, blobs: BlobStore, actor: Actor, task_id: int, n: int,
                    now: datetime) -> tuple[bytes, str]:
-    """The JPEG of one key frame; every access is audit-logged."""
+    """The JPEG of one key frame; every access is audit-logged (a missing or altered file raises EvidenceError)."""
     task = get_inspection(session=session, actor=actor, task_id=task_id)
     frames = (task.result or {}).get("key_frames") or []
     if not 0 <= n < len(frames):
         raise NotFound("No such key frame.")
-    data = blobs.get(frames[n]["blob_key"])
+    if not frames[n].get("blob_key"):
+        raise EvidencePurged("This key frame was deleted at the end of its retention period.")
+    subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=frames[n]["blob_key"], subject=subject, now=now)
     record_event(session=session, actor=actor, action=AuditAction.VIDEO_VIEWED, at=now, person_id=task.person_id,
                  office_id=task.office_id, target_type="task", target_id=task.id,
                  details={"view": "key_frame", "n": n, "sha256": frames[n].get("sha256")})

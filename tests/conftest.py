@@ -6,7 +6,9 @@ Each test gets an empty database: tables are emptied after every test that used 
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +86,58 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime.now(UTC).replace(microsecond=0))
 
 
+def blob_backends() -> list[str]:
+    """The blob stores the parametrised tests run on: CHECKIN_TEST_BLOB_BACKENDS (default both)."""
+    raw = os.environ.get("CHECKIN_TEST_BLOB_BACKENDS", "filesystem,s3")
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+TEST_BUCKET = "checkin-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 HTTP endpoint (moto's server mode) on a free 127.0.0.1 port, with bucket TEST_BUCKET."""
+    boto3 = pytest.importorskip("boto3")
+    server_module = pytest.importorskip("moto.server")
+    # Test credentials for the SDK; the app reads AWS_* like any SDK user would.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_DEFAULT_REGION", "us-east-1")):
+            patch.setenv(name, value)
+        patch.delenv("AWS_PROFILE", raising=False)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1").create_bucket(Bucket=TEST_BUCKET)
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+def s3_settings(endpoint: str) -> dict[str, Any]:
+    """App settings for the S3 store on endpoint, under a prefix of its own (a fresh, empty store)."""
+    return {"BLOB_BACKEND": "s3", "S3_BUCKET": TEST_BUCKET, "S3_PREFIX": f"t-{secrets.token_hex(6)}",
+            "S3_ENDPOINT_URL": endpoint, "S3_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def blob_settings() -> dict[str, Any]:
+    """The app's blob store settings; the filesystem store unless a package parametrises it (see blob_backend)."""
+    return {}
+
+
+@pytest.fixture(params=blob_backends())
+def blob_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings for each blob store in turn (filesystem, then S3 on the moto endpoint)."""
+    if request.param == "s3":
+        return s3_settings(request.getfixturevalue("s3_endpoint"))
+    return {}
+
+
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     """Extra config for the app fixture; override in a test module to change settings."""
@@ -91,7 +145,8 @@ def app_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path, clock: FrozenClock, app_overrides: dict[str, Any]) -> Iterator[Any]:
+def app(database_url: str, tmp_path: Path, clock: FrozenClock, app_overrides: dict[str, Any],
+        blob_settings: dict[str, Any]) -> Iterator[Any]:
     from server import create_app
     from web.limiter import limiter
 
@@ -103,6 +158,7 @@ def app(database_url: str, tmp_path: Path, clock: FrozenClock, app_overrides: di
         "ENCRYPTION_KEY": generate_key(),
         "RATELIMIT_STORAGE_URL": "memory://",
         "CLOCK": clock,
+        **blob_settings,
         **app_overrides,
     }
     application = create_app(config)

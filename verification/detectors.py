@@ -88,9 +88,9 @@ class YuNetDetector:
             factor = min(4.0, 2 ** math.floor(math.log2(target_long_side / max(h, w))))
             rgb = cv2.resize(rgb, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_LINEAR)
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        detector = self.models.detector()
-        detector.setInputSize((bgr.shape[1], bgr.shape[0]))
-        _, rows = detector.detect(bgr)
+        with self.models.detector() as detector:
+            detector.setInputSize((bgr.shape[1], bgr.shape[0]))
+            _, rows = detector.detect(bgr)
         if rows is None:
             return []
         found = []

@@ -51,10 +51,11 @@ class SFaceEmbedder:
 
     def embed(self, rgb: np.ndarray, face: Detection) -> np.ndarray:
         """Align on the five points and run the recogniser."""
-        recognizer = self.models.recognizer()
         bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
-        crop = recognizer.alignCrop(bgr, face.yunet_row())
-        return unit(recognizer.feature(crop))
+        with self.models.recognizer() as recognizer:
+            crop = recognizer.alignCrop(bgr, face.yunet_row())
+            feature = recognizer.feature(crop)
+        return unit(feature)
 
 
 class DlibEmbedder:

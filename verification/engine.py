@@ -177,7 +177,8 @@ class FaceEngine:
             raise ValueError(f"unknown purpose {purpose!r}")
         started = time.perf_counter()
         s = self.settings
-        decoded = decode_image(data, max_pixels=s.max_pixels, min_long_side=s.decode_long_side)
+        decoded = decode_image(data, max_pixels=s.max_pixels, min_long_side=s.decode_long_side,
+                                   caps=s.pixel_caps)
         decoded_at = time.perf_counter()
         analysis = self._analyze_decoded(decoded, purpose=purpose)
         analysis.timings_ms["decode"] = round((decoded_at - started) * 1000.0, 2)
@@ -375,17 +376,18 @@ def _landmark_dict(points: np.ndarray, scale: float) -> dict[str, list[tuple[int
     return {name: [full[i] for i in idx] for name, idx in _LANDMARK_GROUPS.items()}
 
 
-_OPENCV: dict[tuple[float, float], OpenCVModels] = {}
+_OPENCV: dict[tuple[float, float, int], OpenCVModels] = {}
 _ENGINES: dict[EngineSettings, FaceEngine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
 def _shared_opencv(settings: EngineSettings) -> OpenCVModels:
-    key = (settings.yunet_score_threshold, 0.3)
+    key = (settings.yunet_score_threshold, 0.3, settings.model_copies)
     with _ENGINES_LOCK:
         models = _OPENCV.get(key)
         if models is None:
-            models = OpenCVModels(onnx_model_files(), score_threshold=key[0], nms_threshold=key[1])
+            models = OpenCVModels(onnx_model_files(), score_threshold=key[0], nms_threshold=key[1],
+                                  copies=settings.model_copies)
             _OPENCV[key] = models
         return models
 

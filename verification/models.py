@@ -1,12 +1,13 @@
-"""The face models: dlib's (behind face_recognition, one lock) and OpenCV Zoo's YuNet and SFace (per thread)."""
+"""The face models: dlib's (behind face_recognition, one lock) and OpenCV Zoo's YuNet and SFace (a small pool)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.resources
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,43 +125,86 @@ def onnx_model_files() -> OnnxModelFiles:
 
 
 class OpenCVModels:
-    """YuNet and SFace objects, one pair per thread.
+    """YuNet and SFace objects in a small pool shared by the process's threads.
 
-    OpenCV's DNN objects keep per-call state (input size, blobs) and are not safe to share between threads, but
-    they release the GIL while they run, so each thread gets its own pair (about 11 MB) instead of one behind a
-    lock; that is what lets two request threads of one worker run the models at once.
+    OpenCV's DNN objects keep per-call state (input size, blobs) and are not safe to share between threads at
+    once, so a thread borrows a detector or a recogniser for one call and gives it back. A YuNet + SFace pair costs
+    about 100 MB (SFace's block-quantised weights are expanded to float32 when the graph loads, and its inference
+    buffers come on top), so the pool holds `copies` of each, made on first demand: one per worker by default. The
+    models release the GIL while they run, so with two copies two request threads of one worker can run them at
+    once.
     """
 
-    def __init__(self, files: OnnxModelFiles, *, score_threshold: float, nms_threshold: float) -> None:
+    def __init__(self, files: OnnxModelFiles, *, score_threshold: float, nms_threshold: float,
+                 copies: int = 1) -> None:
+        import cv2
+
         self.files = files
         self.score_threshold = score_threshold
         self.nms_threshold = nms_threshold
-        self._local = threading.local()
-        # Load once here so a broken file fails at start-up, not on the first check-in.
-        self.detector()
-        self.recognizer()
+        self._detectors = _Pool(files.yunet, lambda path: cv2.FaceDetectorYN.create(
+            path, "", (320, 320), score_threshold, nms_threshold, 5000), copies)
+        self._recognizers = _Pool(files.sface, lambda path: cv2.FaceRecognizerSF.create(path, ""), copies)
+        # Load one of each here so a broken file fails at start-up, not on the first check-in.
+        with self.detector(), self.recognizer():
+            pass
 
-    def detector(self) -> Any:
-        """This thread's YuNet detector."""
+    def detector(self) -> contextlib.AbstractContextManager[Any]:
+        """Borrow a YuNet detector for one call (`with models.detector() as detector:`)."""
+        return self._detectors.borrow()
+
+    def recognizer(self) -> contextlib.AbstractContextManager[Any]:
+        """Borrow an SFace recogniser for one call."""
+        return self._recognizers.borrow()
+
+    @property
+    def loaded(self) -> tuple[int, int]:
+        """How many detectors and recognisers the pool has made so far."""
+        return self._detectors.made, self._recognizers.made
+
+
+class _Pool:
+    """Up to `size` objects made by `create(path)` on demand; a borrower waits while all are lent out."""
+
+    def __init__(self, path: Path, create: Callable[[str], Any], size: int) -> None:
+        if size < 1:
+            raise ValueError("a model pool needs at least one copy")
+        self.path = path
+        self.create = create
+        self.size = size
+        self.made = 0
+        self._free: list[Any] = []
+        self._ready = threading.Condition()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[Any]:
+        item = self._take()
+        try:
+            yield item
+        finally:
+            with self._ready:
+                self._free.append(item)
+                self._ready.notify()
+
+    def _take(self) -> Any:
+        with self._ready:
+            while not self._free and self.made >= self.size:
+                self._ready.wait()
+            if self._free:
+                return self._free.pop()
+            self.made += 1  # reserve the slot; made outside the lock (loading takes ~0.1 s)
+        try:
+            return self._load()
+        except BaseException:
+            with self._ready:
+                self.made -= 1
+                self._ready.notify()
+            raise
+
+    def _load(self) -> Any:
         import cv2
 
-        return self._per_thread("detector", self.files.yunet, lambda path: cv2.FaceDetectorYN.create(
-            path, "", (320, 320), self.score_threshold, self.nms_threshold, 5000))
-
-    def recognizer(self) -> Any:
-        """This thread's SFace recogniser."""
-        import cv2
-
-        return self._per_thread("recognizer", self.files.sface, lambda path: cv2.FaceRecognizerSF.create(path, ""))
-
-    def _per_thread(self, name: str, path: Path, create: Callable[[str], Any]) -> Any:
-        found = getattr(self._local, name, None)
-        if found is None:
-            import cv2
-
-            try:
-                found = create(str(path))
-            except cv2.error as exc:
-                raise ModelFileError(f"OpenCV {cv2.__version__} could not load {path.name}: {exc}") from exc
-            setattr(self._local, name, found)
-        return found
+        try:
+            return self.create(str(self.path))
+        except cv2.error as exc:
+            raise ModelFileError(f"OpenCV {cv2.__version__} could not load {self.path.name}: {exc}") from exc

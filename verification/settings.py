@@ -36,6 +36,14 @@ DEFAULT_PIXEL_CAPS: dict[str, int] = {
     "image/webp": 12_582_912,
     "image/heic": 25_000_000,
 }
+# The EngineSettings field that overrides each format's cap.
+_FORMAT_CAP_FIELDS: dict[str, str] = {
+    "image/jpeg": "max_pixels_jpeg",
+    PROGRESSIVE_JPEG: "max_pixels_progressive_jpeg",
+    "image/png": "max_pixels_png",
+    "image/webp": "max_pixels_webp",
+    "image/heic": "max_pixels_heic",
+}
 
 # Each value is where degrading real photos measurably hurts matching (docs/faces.md, "Quality gates"): enrolment
 # where the genuine auto-verify rate is still >= 90% of that of undegraded photos, check-in where it falls to half,
@@ -75,8 +83,19 @@ class EngineSettings:
     # JPEGs are decoded at 1/2, 1/4 or 1/8 scale (Image.draft) while staying at least this long (a 12 MP photo:
     # 1/4, 1008 px); templates are computed on that decoded image, detection on a ~640 px copy of it.
     decode_long_side: int = 640
-    # Caps every format; each format also has its own, lower cap (DEFAULT_PIXEL_CAPS).
+    # Caps every format; each format also has its own, lower cap (DEFAULT_PIXEL_CAPS, or the max_pixels_<format>
+    # fields below when set: CHECKIN_FACE_MAX_PIXELS_PNG and so on).
     max_pixels: int = PIXEL_CEILING
+    max_pixels_jpeg: int | None = None
+    max_pixels_progressive_jpeg: int | None = None
+    max_pixels_png: int | None = None
+    max_pixels_webp: int | None = None
+    max_pixels_heic: int | None = None
+    # Copies of the YuNet + SFace pair per process, shared by its request threads. One pair costs ~100 MB (the
+    # block-quantised SFace graph is expanded to float32 when loaded, plus its inference buffers); a second one lets
+    # two threads of one worker run the ONNX models at once, which on a 2-core machine with 2 workers buys nothing
+    # (bench/checkin_bench.py).
+    model_copies: int = 1
     num_jitters: int = 1
     # The matcher's bands; None takes DEFAULT_BANDS for the matcher's template (resolved at construction).
     verify_threshold: float | None = None
@@ -131,6 +150,25 @@ class EngineSettings:
             raise ValueError("significant_face_ratio must be in (0, 1]")
         if self.max_pixels > PIXEL_CEILING:
             raise ValueError(f"max_pixels cannot exceed {PIXEL_CEILING:,}")
+        for name in _FORMAT_CAP_FIELDS.values():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if float(value) != int(value) or not 1 <= int(value) <= PIXEL_CEILING:
+                raise ValueError(f"{name} must be a whole number of pixels from 1 to {PIXEL_CEILING:,}")
+            object.__setattr__(self, name, int(value))
+        if not 1 <= self.model_copies <= 16:
+            raise ValueError("model_copies must be from 1 to 16")
+
+    @property
+    def pixel_caps(self) -> dict[str, int]:
+        """Pixel cap per sniffed content type: DEFAULT_PIXEL_CAPS with the configured per-format caps applied."""
+        caps = dict(DEFAULT_PIXEL_CAPS)
+        for content_type, name in _FORMAT_CAP_FIELDS.items():
+            value = getattr(self, name)
+            if value is not None:
+                caps[content_type] = value
+        return caps
 
     @property
     def template(self) -> str:

@@ -19,6 +19,7 @@ from storage.models import AuthSession
 from supervision import accounts
 from supervision.actors import Actor
 from supervision.errors import AppError, Forbidden, TokenRevoked
+from web.apidoc import mark
 from web.db import db_session
 from web.problems import problem
 
@@ -69,7 +70,7 @@ def auth_required(*roles: str, refresh: bool = False) -> Callable[[F], F]:
                 raise Forbidden("This endpoint is not for your role.")
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return mark(wrapper, roles=list(roles))  # type: ignore[return-value]
 
     return decorator
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,17 +37,55 @@ def blobs() -> BlobStore:
     return current_app.extensions["checkin.blobs"]
 
 
+@dataclass
+class DeferredCommit:
+    """An idempotent request's commit, made by web.idempotency together with the stored answer."""
+
+    requested: bool = False
+    actions: list[Callable[[], None]] = field(default_factory=list)
+
+
+def defer_commit() -> DeferredCommit:
+    """From now on commit() only flushes and asks for the commit; the caller commits (web.idempotency)."""
+    g.deferred_commit = DeferredCommit()
+    return g.deferred_commit
+
+
+def end_deferral() -> DeferredCommit | None:
+    """Make commit() commit again; returns what was asked meanwhile."""
+    return g.pop("deferred_commit", None)
+
+
 def commit() -> None:
-    """Commit the request's work; on failure roll back (running blob clean-ups) and re-raise."""
+    """Commit the request's work; on failure roll back (running blob clean-ups) and re-raise.
+
+    Inside an idempotent request this flushes (a failure surfaces here as it would at commit) and the commit is
+    made together with the stored answer once the view has built it, so a worker that dies after the commit can
+    never leave a recorded check-in whose key a retry would run again.
+    """
     session = db_session()
+    deferred: DeferredCommit | None = g.get("deferred_commit")
     try:
-        session.commit()
+        if deferred is not None:
+            session.flush()
+            deferred.requested = True
+        else:
+            session.commit()
     except Exception:
         try:
             session.rollback()
         except SQLAlchemyError:  # the connection is gone: the commit's own error is the one to answer
             log.warning("rollback after a failed commit failed too", exc_info=True)
         raise
+
+
+def after_commit(action: Callable[[], None]) -> None:
+    """Run action once the request's work is committed (now, unless the commit is deferred)."""
+    deferred: DeferredCommit | None = g.get("deferred_commit")
+    if deferred is None:
+        action()
+    else:
+        deferred.actions.append(action)
 
 
 @contextmanager

@@ -26,8 +26,9 @@ from werkzeug.exceptions import HTTPException
 
 from storage.models import IdempotencyRecord
 from supervision.errors import AppError, Conflict, ValidationFailed
+from web.apidoc import mark
 from web.auth import current_actor
-from web.db import database, now
+from web.db import commit, database, db_session, defer_commit, end_deferral, now
 from web.problems import handle_app_error, handle_http_exception
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,10 +84,11 @@ def request_fingerprint() -> str:
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.path}?{request.query_string.decode()}\n".encode())
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name in sorted(request.form):
+        # A part whose name the multipart parser could not read has the name None: sort by text, never fail.
+        for name in sorted(request.form, key=str):
             for value in request.form.getlist(name):
                 digest.update(f"form:{name}={value}\n".encode())
-        for name in sorted(request.files):
+        for name in sorted(request.files, key=str):
             for upload in request.files.getlist(name):
                 data = upload.stream.read()
                 upload.stream.seek(0)
@@ -186,19 +188,26 @@ def acquire(scope: str, key: str, fingerprint: str, settings: IdempotencySetting
         time.sleep(max(0.0, min(POLL_INTERVAL_SECONDS, deadline - time.monotonic())))
 
 
+def _owned(reservation: Reservation) -> tuple[Any, ...]:
+    # Conditional on the lease this request holds: a retry that took it over must not be overwritten.
+    return (IdempotencyRecord.id == reservation.record_id, IdempotencyRecord.created_at == reservation.token,
+            IdempotencyRecord.completed_at.is_(None))
+
+
+def _answer(response: Response) -> dict[str, Any]:
+    body = response.get_json(silent=True) if response.data else None
+    return {"status_code": response.status_code, "response": body, "completed_at": now()}
+
+
 def _finish(scope: str, key: str, reservation: Reservation, response: Response | None) -> None:
-    owned = (IdempotencyRecord.id == reservation.record_id, IdempotencyRecord.created_at == reservation.token,
-             IdempotencyRecord.completed_at.is_(None))
+    owned = _owned(reservation)
     session = database().session()
     try:
         if response is None or response.status_code >= 500:
             # The request failed on our side: free the key so the client's retry runs again.
             session.execute(delete(IdempotencyRecord).where(*owned).execution_options(synchronize_session=False))
         else:
-            body = response.get_json(silent=True) if response.data else None
-            # Conditional on the lease this request holds: a retry that took it over must not be overwritten.
-            session.execute(update(IdempotencyRecord).where(*owned)
-                            .values(status_code=response.status_code, response=body, completed_at=now())
+            session.execute(update(IdempotencyRecord).where(*owned).values(**_answer(response))
                             .execution_options(synchronize_session=False))
         session.commit()
     except SQLAlchemyError:
@@ -207,6 +216,32 @@ def _finish(scope: str, key: str, reservation: Reservation, response: Response |
         log.warning("could not finish idempotency record %s/%s; its lease will expire", scope, key, exc_info=True)
     finally:
         session.close()
+
+
+def _in_progress(exc: InProgress) -> Response:
+    response = handle_app_error(exc)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _commit_with_answer(scope: str, key: str, reservation: Reservation, response: Response) -> None:
+    # The view's work and the stored answer commit in one transaction: after it, a retry replays; before it (a
+    # failed commit, a worker killed), nothing of the view's exists and the freed or expiring key runs again.
+    session = db_session()
+    try:
+        stored = session.execute(
+            update(IdempotencyRecord).where(*_owned(reservation)).values(**_answer(response))
+            .execution_options(synchronize_session=False))
+        if stored.rowcount != 1:
+            # The lease ran out and a retry took the key over: that retry's work is the one to keep.
+            session.rollback()
+            raise InProgress(1)
+        commit()
+    except InProgress:
+        raise
+    except Exception:
+        _finish(scope, key, reservation, None)
+        raise
 
 
 def idempotent(view: F) -> F:
@@ -225,11 +260,10 @@ def idempotent(view: F) -> F:
         try:
             outcome = acquire(scope, key, request_fingerprint(), settings)
         except InProgress as exc:
-            response = handle_app_error(exc)
-            response.headers["Retry-After"] = str(exc.retry_after)
-            return response
+            return _in_progress(exc)
         if isinstance(outcome, IdempotencyRecord):
             return _replay(outcome)
+        defer_commit()
         try:
             try:
                 response = make_response(view(*args, **kwargs))
@@ -238,9 +272,20 @@ def idempotent(view: F) -> F:
             except HTTPException as exc:
                 response = handle_http_exception(exc)
         except BaseException:
+            end_deferral()
             _finish(scope, key, outcome, None)
             raise
-        _finish(scope, key, outcome, response)
+        deferred = end_deferral()
+        if deferred is None or not deferred.requested or response.status_code >= 500:
+            # Nothing of the view's is committed (teardown rolls back what it left): store or free the key alone.
+            _finish(scope, key, outcome, response)
+            return response
+        try:
+            _commit_with_answer(scope, key, outcome, response)
+        except InProgress as exc:
+            return _in_progress(exc)
+        for action in deferred.actions:
+            action()
         return response
 
-    return wrapper  # type: ignore[return-value]
+    return mark(wrapper, idempotent=True)  # type: ignore[return-value]

@@ -6,10 +6,11 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum
 from typing import Any, TypeVar
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from supervision.errors import ValidationFailed
 
@@ -117,3 +118,41 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
         {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
         name=name,
     )
+
+
+def _values(choices: type[Enum] | Iterable[str]) -> list[str]:
+    return [str(getattr(member, "value", member)) for member in choices]  # type: ignore[union-attr]
+
+
+def enum_field(choices: type[Enum] | Iterable[str], **kwargs: Any) -> fields.String:
+    """An output string documented with its possible values (an enum of storage.enums, or a list of words)."""
+    values: list[Any] = _values(choices)
+    if kwargs.get("allow_none"):
+        values.append(None)
+    metadata = {**kwargs.pop("metadata", {}), "enum": values}
+    return fields.String(metadata=metadata, **kwargs)
+
+
+def enum_list(choices: type[Enum] | Iterable[str], **kwargs: Any) -> fields.List:
+    """An output list of strings, each one of choices."""
+    return fields.List(enum_field(choices), **kwargs)
+
+
+class OpenNested(fields.Nested):
+    """A stored JSON mapping, documented by a schema of its known keys but dumped whole, as stored.
+
+    Evidence stored by earlier versions may hold keys the schema does not name; an officer still sees them (the
+    schema documents ``additionalProperties`` as allowed).
+    """
+
+    def _serialize(self, value: Any | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if value is None:
+            return None
+        return dict(value)
+
+
+class OpenSchema(Schema):
+    """Base of the schemas OpenNested documents: open to keys it does not name."""
+
+    class Meta:
+        unknown = INCLUDE

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from server.progress import progress
 from verification.engine import FaceEngine
 from verification.evaluation import (
     SWEEPS,
@@ -69,16 +69,16 @@ def eval_faces(
     engine = FaceEngine(_settings(overrides, preset))
     if sweep:
         total = sum(len(i.probes) for d in directories for i in load_identities(d, refs)[:limit])
-        with click.progressbar(length=total, label=f"sweep {sweep}", file=sys.stderr) as bar:
+        with progress(total, f"sweep {sweep}") as update:
             table = sweep_quality(
-                directories, sweep, refs=refs, engine=engine, progress=bar.update, identities_per_set=limit
+                directories, sweep, refs=refs, engine=engine, progress=update, identities_per_set=limit
             )
         click.echo(json.dumps(table, indent=2) if as_json else "\n".join(str(row) for row in table))
         return
     total = sum(count_images(load_identities(d, refs)[:limit]) for d in directories)
-    with click.progressbar(length=total, label="analysing photos", file=sys.stderr) as bar:
+    with progress(total, "analysing photos") as update:
         report = evaluate(
-            directories, refs=refs, engine=engine, progress=bar.update, identities_per_set=limit
+            directories, refs=refs, engine=engine, progress=update, identities_per_set=limit
         )
     if as_json:
         click.echo(json.dumps(report.as_dict(include_distances=distances), indent=2))

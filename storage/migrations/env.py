@@ -1,21 +1,28 @@
-"""Alembic environment: runs against the URL handed over by storage.migrate (or -x url=...)."""
+"""Alembic environment: runs against the URL handed over by storage.migrate, or, for the `alembic` command with the
+repository's alembic.ini, against -x url=... or the configured database (CHECKIN_DATABASE_URL, else the SQLite file
+under CHECKIN_INSTANCE_PATH, as the service would use)."""
 
 from __future__ import annotations
+
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
 import storage.models  # noqa: F401  (registers every table on Base.metadata)
 from storage.db import Base
+from storage.migrate import configured_url
 
 config = context.config
 target_metadata = Base.metadata
 
+if config.config_file_name is not None and config.attributes.get("url") is None:
+    # Only when run as `alembic ...`: the app and `checkin init-db` configure logging themselves.
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
 
 def _url() -> str:
-    url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
-    if not url:
-        raise RuntimeError("no database URL given to alembic")
+    url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url") or configured_url()
     return str(url)
 
 

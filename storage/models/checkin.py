@@ -53,3 +53,5 @@ class Checkin(Base):
     review_note: Mapped[str | None] = mapped_column(String(2000))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the retention purge deleted the photo (the decision record stays).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

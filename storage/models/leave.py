@@ -40,6 +40,8 @@ class LeaveRequest(Base):
     decision_note: Mapped[str | None] = mapped_column(String(2000))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the retention purge deleted the attachment (the decision stays).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     return_checkin_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Bumped on every transition so concurrent deciders cannot both win.

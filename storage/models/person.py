@@ -65,6 +65,8 @@ class ReferenceFace(Base):
     # The dlib encoding of references enrolled before templates were kept per engine (migration 0002 copied it into
     # reference_template); new references leave it empty.
     encoding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The keyring key that sealed encoding (NULL: written before migration 0006, plaintext until rotate-keys).
+    encoding_key_id: Mapped[str | None] = mapped_column(String(64))
     quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     engine_version: Mapped[str] = mapped_column(String(64))
     forced: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -73,6 +75,8 @@ class ReferenceFace(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    # Set when the retention purge deleted the photo and templates (blob_key is then empty).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReferenceTemplate(Base):
@@ -84,6 +88,9 @@ class ReferenceTemplate(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference_id: Mapped[int] = mapped_column(ForeignKey("reference_face.id"), index=True)
     template: Mapped[str] = mapped_column(String(64))  # embedder key, e.g. "sface-2021dec-int8bq"
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float64
+    # Little-endian float64, sealed with the keyring (storage.crypto) under key_id; a NULL key_id is a plaintext
+    # vector from before migration 0006, which `checkin rotate-keys` seals.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(64))
     engine_version: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

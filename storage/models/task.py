@@ -37,6 +37,8 @@ class Task(Base):
     review_note: Mapped[str | None] = mapped_column(String(2000))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when the retention purge deleted the clip and key frames (the result and review stay).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class LivenessChallenge(Base):

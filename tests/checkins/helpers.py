@@ -141,9 +141,14 @@ def count_checkins(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Checkin)) or 0
 
 
-def blob_files(root: Path) -> list[Path]:
-    """Every file under the blob store's root (temporary files included)."""
-    return sorted(p for p in Path(root).rglob("*") if p.is_file())
+def blob_files(store: Any) -> list[Any]:
+    """Every file under a filesystem store's root (temporary files included), or every object under an S3 store's
+    prefix (whatever its name); a Path is taken as a filesystem root."""
+    if isinstance(store, Path | str) or hasattr(store, "root"):
+        root = Path(store if isinstance(store, Path | str) else store.root)
+        return sorted(p for p in root.rglob("*") if p.is_file())
+    pages = store.client.get_paginator("list_objects_v2").paginate(Bucket=store.bucket, Prefix=store.prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
 def outcome(body: dict[str, Any]) -> str:

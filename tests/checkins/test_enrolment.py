@@ -101,10 +101,10 @@ def test_deleted_reference_leaves_the_list(client: Any, person: Any, officer_hea
 
 def test_photo_with_several_faces_is_not_a_reference(client: Any, person: Any, officer_headers: dict[str, str],
                                                      blobs: Any, faces_dir: Path) -> None:
-    before = blob_files(blobs.root)
+    before = blob_files(blobs)
 
     response = post_reference(client, officer_headers, person.id, edge_photo(faces_dir, "multi_face_two_people.jpg"))
 
     assert_problem(response, 422, "multiple_faces")
     assert _faces(client, officer_headers, person.id) == []
-    assert blob_files(blobs.root) == before
+    assert blob_files(blobs) == before

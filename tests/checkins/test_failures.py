@@ -61,7 +61,7 @@ def test_failed_insert_leaves_no_photo_behind_and_the_retry_succeeds(client: Any
                                                                      clock: Any, blobs: Any, db_session: Any,
                                                                      photo: bytes) -> None:
     captured_at = clock.now()
-    before = blob_files(blobs.root)
+    before = blob_files(blobs)
 
     with listening(Checkin, "before_insert", _refuse_checkin_insert):
         failed = post_checkin(client, phone, photo, captured_at=captured_at, key="checkin-0009")
@@ -69,7 +69,7 @@ def test_failed_insert_leaves_no_photo_behind_and_the_retry_succeeds(client: Any
     # A database that fails is an outage: 503 with Retry-After, which clients retry.
     body = assert_problem(failed, 503, "service_unavailable")
     assert "safe to retry" in body["detail"] and failed.headers.get("Retry-After")
-    assert blob_files(blobs.root) == before
+    assert blob_files(blobs) == before
     assert count_checkins(db_session) == 0
 
     retry = post_checkin(client, phone, photo, captured_at=captured_at, key="checkin-0009")
@@ -77,7 +77,7 @@ def test_failed_insert_leaves_no_photo_behind_and_the_retry_succeeds(client: Any
     assert retry.status_code == 201, retry.get_json()
     assert "Idempotent-Replayed" not in retry.headers
     assert count_checkins(db_session) == 1
-    assert len(blob_files(blobs.root)) == len(before) + 1
+    assert len(blob_files(blobs)) == len(before) + 1
 
 
 @pytest.mark.parametrize(
@@ -92,14 +92,14 @@ def test_failed_commit_leaves_no_photo_behind(client: Any, auth: Any, person: An
                                               clock: Any, blobs: Any, db_session: Any, photo: bytes,
                                               device_id: str) -> None:
     headers = auth.person(person.code, device_id=device_id)
-    before = blob_files(blobs.root)
+    before = blob_files(blobs)
 
     with listening(Session, "before_commit", _refuse_checkin_commit):
         failed = post_checkin(client, headers, photo, captured_at=clock.now())
 
     assert_problem(failed, 503, "service_unavailable")
     assert count_checkins(db_session) == 0
-    assert blob_files(blobs.root) == before
+    assert blob_files(blobs) == before
 
 
 def test_checkin_keeps_its_photo_when_its_alert_loses_a_race(client: Any, auth: Any, person: Any,

@@ -39,7 +39,9 @@ def test_cookie_is_secure_outside_development(tmp_path, database_url):
 
     app = create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": database_url, "JWT_SECRET_KEY": "prod-secret-" + "y" * 40,
-                      "ENCRYPTION_KEY": generate_key()})
+                      "ENCRYPTION_KEY": generate_key(),
+                      # The database and rate-limit store of the test run, not the ones production would need.
+                      "ALLOW_SQLITE_IN_PRODUCTION": True, "ALLOW_MEMORY_RATELIMIT_IN_PRODUCTION": True})
     if "console" not in app.blueprints:
         app.register_blueprint(console_bp)
     try:

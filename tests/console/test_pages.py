@@ -230,7 +230,7 @@ def test_audit_page_lists_events_of_the_scope(officer_console, world, db_session
 
     page = _text(officer_console.get(f"/console/audit?person_id={world.person.id}"))
 
-    assert "查看签到证据" in page and f"checkin #{checkin.id}" in page
+    assert "查看签到证据" in page and f"签到记录 #{checkin.id}" in page  # the target in words, not its code
 
 
 def test_rejected_checkins_tab(officer_console, world, db_session, blobs, clock):
@@ -341,3 +341,85 @@ def test_leave_attachment_view_is_audit_logged(officer_console, world, db_sessio
 
     assert response.data == FAKE_JPEG and "no-store" in response.headers["Cache-Control"]
     assert ("leave.attachment_viewed", str(leave.id), world.officer.id) in audit_actions(db_session)
+
+
+def test_pending_leave_is_sorted_by_urgency_and_shows_when_asked_and_the_days_used(officer_console, world,
+                                                                                   db_session, clock):
+    at = clock.now()
+    later = make_leave(db_session, world.person, at)  # starts in 4 days
+    sooner = make_leave(db_session, world.person, at - timedelta(days=2))  # asked earlier... starts in 2 days
+    urgent = make_leave(db_session, world.person, at + timedelta(days=3))  # starts last, but an emergency
+    urgent.emergency = True
+    taken = make_leave(db_session, world.person, at - timedelta(days=60), days=3, status="returned")
+    taken.start_at, taken.end_at = at.replace(month=1, day=10), at.replace(month=1, day=13)
+    db_session.commit()
+
+    page = _text(officer_console.get("/console/leave"))
+    order = [page.index(f'id="leave-{row.id}"') for row in (urgent, sooner, later)]
+    assert order == sorted(order), "emergencies first, then the earliest start"
+    assert f'id="leave-{taken.id}"' not in page  # not pending
+    assert "申请时间" in page and "本年已用假期" in page
+    assert "3.0 天（上限 60 天）" in page
+
+
+def test_audit_log_has_a_person_column_filters_and_one_line_for_repeated_views(officer_console, world, db_session,
+                                                                               blobs, clock):
+    from storage.models import AuditEvent
+
+    checkin = make_checkin(db_session, blobs, world.person, clock.now())
+    for _ in range(3):  # three looks at one photo within seconds: one line "3 times"
+        assert officer_console.get(f"/console/checkins/{checkin.id}/photo").status_code == 200
+    db_session.rollback()
+    assert len(db_session.scalars(select(AuditEvent).where(AuditEvent.action == "checkin.photo_viewed")).all()) == 3
+
+    page = _text(officer_console.get("/console/audit"))
+    assert page.count("<td>查看签到照片</td>") == 1
+    assert "共 3 次" in page
+    assert world.person.name in page  # the person column
+    assert f"签到记录 #{checkin.id}" in page  # targets in words
+    officer_id = world.officer.id
+    assert "共 3 次" in _text(officer_console.get(f"/console/audit?actor_id={officer_id}"))
+    day = clock.now().date()
+    tomorrow = (day + timedelta(days=2)).isoformat()
+    assert "共 3 次" not in _text(officer_console.get(f"/console/audit?from={tomorrow}"))
+    assert "共 3 次" in _text(officer_console.get(f"/console/audit?from={(day - timedelta(days=1)).isoformat()}"
+                                                  f"&to={(day + timedelta(days=1)).isoformat()}"))
+    assert officer_console.get("/console/audit?from=2026-13-40&actor_id=99999999999").status_code == 200
+
+
+def test_several_alerts_are_dismissed_with_one_note(officer_console, world, db_session, clock):
+    from storage.models import Alert
+
+    first, second, already = (make_alert(db_session, world.person, clock.now()) for _ in range(3))
+    already.status = "resolved"
+    db_session.commit()
+    page = _text(officer_console.get("/console/alerts"))
+    assert 'form="bulk-dismiss"' in page and f'value="{first.id}"' in page
+
+    refused = officer_console.post("/console/alerts/dismiss", {"alert_id": [str(first.id), str(second.id)]},
+                                   follow_redirects=True)
+    assert refused.status_code == 200
+    db_session.rollback()
+    assert db_session.get(Alert, first.id).status == "open"  # no note: nothing changed
+
+    done = officer_console.post("/console/alerts/dismiss",
+                                {"alert_id": [str(first.id), str(second.id), str(already.id)],
+                                 "note": "同一次缺勤，已电话核实：住院"}, follow_redirects=True)
+    assert "已忽略 2 条预警（1 条已被他人处理）" in _text(done)
+    db_session.rollback()
+    for alert in (first, second):
+        stored = db_session.get(Alert, alert.id, populate_existing=True)
+        assert stored.status == "resolved" and stored.resolution == "dismiss"
+        assert stored.resolution_note == "同一次缺勤，已电话核实：住院"
+    assert [a for a, _, _ in audit_actions(db_session)].count("alert.resolved") == 2
+
+
+def test_bulk_dismiss_outside_the_scope_changes_nothing(console, world, db_session, clock):
+    from storage.models import Alert
+
+    alert = make_alert(db_session, world.person, clock.now())
+    console.login("officer2")
+    response = console.post("/console/alerts/dismiss", {"alert_id": [str(alert.id)], "note": "x"})
+    assert response.status_code in (303, 404)
+    db_session.rollback()
+    assert db_session.get(Alert, alert.id, populate_existing=True).status == "open"

@@ -100,7 +100,11 @@ def _csv(console: Any, query: str = PERIOD) -> dict[tuple[str, str], float]:
     text = response.data.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert {row["period_start"] for row in rows} == {"2026-01-01"}
-    return {(row["section"], row["item"]): float(row["value"]) for row in rows}
+    return {(row["section"], row["item"]): _number(row["value"]) for row in rows}
+
+
+def _number(value: object) -> float | None:
+    return None if value == "—" else float(value)  # type: ignore[arg-type]  (a ratio without data reads "—")
 
 
 def test_officer_report_counts_match_the_register(officer_console, register):
@@ -182,7 +186,7 @@ def test_xlsx_has_the_same_rows_as_the_csv(officer_console, register):
     sheet = load_workbook(io.BytesIO(response.data)).active
     header, *rows = list(sheet.iter_rows(values_only=True))
     assert header[2:4] == ("section", "item") and header[-1] == "value"
-    assert {(row[2], row[3]): float(row[-1]) for row in rows} == values
+    assert {(row[2], row[3]): _number(row[-1]) for row in rows} == values
     assert any(row[5] == "缓刑" for row in rows)
 
 
@@ -220,3 +224,21 @@ def test_period_bounds_are_local_midnights():
 
     assert (begin, finish) == (BEGIN, FINISH)
     assert finish - begin == timedelta(days=90)
+
+
+def test_ratios_without_data_read_as_a_dash_in_the_page_and_the_downloads(officer_console, world):
+    import csv as csv_module
+    import io
+
+    from openpyxl import load_workbook
+
+    period = "?start=2001-01-01&end=2001-01-31"  # before anything existed: no check-in, duty or spot check
+    page = officer_console.get(f"/console/report{period}").get_data(as_text=True)
+    assert "0.0%" not in page and "0%" not in page
+    assert page.count("—") >= 6  # three tiles, three table rows
+    rows = list(csv_module.reader(io.StringIO(
+        officer_console.get(f"/console/report.csv{period}").get_data(as_text=True).lstrip("\ufeff"))))
+    ratios = {row[3]: row[6] for row in rows[1:] if row[3].endswith("_pct")}
+    assert ratios and set(ratios.values()) == {"—"}
+    sheet = load_workbook(io.BytesIO(officer_console.get(f"/console/report.xlsx{period}").data)).active
+    assert {row[6] for row in sheet.iter_rows(min_row=2, values_only=True) if str(row[3]).endswith("_pct")} == {"—"}

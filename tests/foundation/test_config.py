@@ -165,3 +165,41 @@ def test_development_restart_can_still_read_stored_photos(tmp_path, monkeypatch)
     assert restarted.extensions["checkin.blobs"].get(stored.key) == b"selfie bytes"
     for application in (first, restarted):
         application.extensions["checkin.db"].engine.dispose()
+
+
+def test_per_format_pixel_caps_and_model_copies_come_from_the_environment(tmp_path):
+    from verification.settings import DEFAULT_PIXEL_CAPS
+
+    config = load_config({"INSTANCE_PATH": str(tmp_path)},
+                         environ={"CHECKIN_FACE_MAX_PIXELS_PNG": "4000000", "CHECKIN_FACE_MODEL_COPIES": "2"})
+    settings = config["FACE_ENGINE"]
+    assert settings.pixel_caps == {**DEFAULT_PIXEL_CAPS, "image/png": 4_000_000}
+    assert isinstance(settings.max_pixels_png, int) and settings.model_copies == 2
+
+
+@pytest.mark.parametrize("bad", [{"CHECKIN_FACE_MAX_PIXELS_HEIC": "0"}, {"CHECKIN_FACE_MAX_PIXELS_WEBP": "1.5"},
+                                 {"CHECKIN_FACE_MAX_PIXELS_JPEG": "300000000"}, {"CHECKIN_FACE_MODEL_COPIES": "0"}])
+def test_bad_pixel_caps_or_model_copies_stop_the_start(tmp_path, bad):
+    with pytest.raises(ConfigError, match="face engine settings"):
+        load_config({"INSTANCE_PATH": str(tmp_path)}, environ=bad)
+
+
+def test_a_configured_format_cap_refuses_an_image_the_default_accepts():
+    import io
+
+    from PIL import Image
+
+    from verification.engine import FaceEngine
+    from verification.errors import ImageError, ImageErrorCode, QualityError, QualityErrorCode
+    from verification.settings import EngineSettings
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2000, 1500), (90, 100, 110)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    strict = FaceEngine(EngineSettings(max_pixels_png=2_000_000))
+    with pytest.raises(ImageError) as refused:
+        strict.analyze(png, purpose="checkin")
+    assert refused.value.code == ImageErrorCode.IMAGE_TOO_LARGE and "2,000,000" in str(refused.value)
+    with pytest.raises(QualityError) as default:  # decoded, then refused for having no face
+        FaceEngine(EngineSettings()).analyze(png, purpose="checkin")
+    assert default.value.code == QualityErrorCode.NO_FACE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -172,3 +173,51 @@ def test_the_sweep_prunes_expired_records_and_keeps_fresh_ones(app: Any, world: 
     again = run_sweep(session=db_session, now=NOW, settings=app.config["CHECKIN"])
     db_session.commit()
     assert again["idempotency_pruned"] == 0
+
+
+def test_a_worker_killed_before_the_answer_is_stored_leaves_nothing_a_retry_would_duplicate(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.idempotency as idempotency
+
+    def killed(*_args: Any, **_kwargs: Any) -> None:
+        raise SystemExit("worker killed by the arbiter")  # not an Exception: nothing in the app handles it
+
+    monkeypatch.setattr(idempotency, "_commit_with_answer", killed)
+    headers = {**phone, "Idempotency-Key": "killed-1"}
+    with pytest.raises(SystemExit):
+        client.post(LEAVE, json=leave_body(), headers=headers)
+    monkeypatch.undo()
+    # The view ran to its end (its commit() asked for the commit), but its work commits only with the answer.
+    assert leave_count(db_session) == 0
+    (record,) = db_session.scalars(select(IdempotencyRecord))
+    assert record.completed_at is None
+    # After the lease a retry takes the key over and records the request: once, and replayed from then on.
+    record.created_at = NOW - LEASE - timedelta(seconds=1)
+    db_session.commit()
+    retry = client.post(LEAVE, json=leave_body(), headers=headers)
+    assert retry.status_code == 201 and "Idempotent-Replayed" not in retry.headers
+    again = client.post(LEAVE, json=leave_body(), headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json()["id"] == retry.get_json()["id"]
+    assert leave_count(db_session) == 1
+
+
+def test_a_retry_that_took_the_lease_over_keeps_its_work_and_the_late_request_is_dropped(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import web.idempotency as idempotency
+
+    real = idempotency._commit_with_answer
+
+    def late(scope: str, key: str, reservation: Any, response: Any) -> None:
+        # While this request ran past its lease, a retry took the key over: the row's token (created_at) is no
+        # longer this request's. (On SQLite the retry could not write while this request holds the write lock,
+        # so the takeover is shown from this request's side: the token it holds is the old one.)
+        stale = dataclasses.replace(reservation, token=reservation.token - timedelta(seconds=LEASE.seconds + 1))
+        real(scope, key, stale, response)
+
+    monkeypatch.setattr(idempotency, "_commit_with_answer", late)
+    response = client.post(LEAVE, json=leave_body(), headers={**phone, "Idempotency-Key": "late-2"})
+    assert response.status_code == 409 and response.get_json()["code"] == "idempotency_in_progress"
+    assert response.headers["Retry-After"]
+    assert leave_count(db_session) == 0

@@ -74,7 +74,8 @@ def test_a_connection_lost_at_commit_is_503_and_frees_the_idempotency_key(
                       connection_invalidated=True)
 
     def commit(self: Session) -> None:
-        if any(isinstance(row, LeaveRequest) for row in self.identity_map.values()):
+        # The leave request is in this transaction (flushed, maybe no longer referenced): lose the connection.
+        if self.in_transaction() and self.scalar(select(func.count(LeaveRequest.id))):
             raise lost
         real_commit(self)
 

@@ -145,3 +145,33 @@ class TestReferenceMaximum:
             assert len(active) == 3
             deleted = client.delete(f"{OFFICER}/persons/{person.id}/faces/{max(active)}", headers=headers)
             assert deleted.status_code == 204
+
+
+def test_a_random_draw_and_an_officer_at_once_leave_one_open_spot_check(app, staff, db_session, clock):
+    from supervision.actors import SYSTEM
+    from supervision.tasks import SpotCheckPolicy, draw_spot_checks
+
+    person = staff["person"]
+    # Plain values: the racing threads must not lazy-load attributes through the test's session.
+    person_id, office_id = person.id, person.office_id
+    policy = SpotCheckPolicy(random_rates={person.supervision_level: 1.0})  # the draw always picks the person
+    client, headers = staff["officers"][0]
+
+    def draw() -> int:
+        session = app.extensions["checkin.db"].session()
+        try:
+            result = draw_spot_checks(session=session, actor=SYSTEM, now=clock.now(), policy=policy, seed=1,
+                                      office_id=office_id)
+            session.commit()
+            return len(result.tasks)
+        finally:
+            session.close()
+
+    for _ in range(ROUNDS):
+        drawn, response = race([draw, lambda: client.post(f"{OFFICER}/persons/{person_id}/spot-checks",
+                                                          headers=headers, json={"respond_within_minutes": 30})])
+        assert (drawn, response.status_code) in {(1, 409), (0, 201)}, response.get_json()
+        db_session.rollback()
+        assert db_session.scalar(select(func.count()).select_from(Task)
+                                 .where(Task.person_id == person.id, Task.status == "open")) == 1
+        _close_open_tasks(db_session)
