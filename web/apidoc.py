@@ -71,6 +71,7 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "attendance_recorded": (409, "An officer already recorded this attendance."),
     "attendance_decided": (409, "This attendance was already confirmed or rejected."),
     "attendance_exists": (409, "The person's attendance at this session is already recorded."),
+    "tracking_off": (409, "Location tracking is not switched on for you: the phone should stop uploading fixes."),
     "already_reviewed": (409, "It was already reviewed (or needs no review)."),
     "already_resolved": (409, "The alert is already resolved."),
     "task_closed": (409, "The task is already answered or closed."),

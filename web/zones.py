@@ -13,7 +13,7 @@ class CircleSchema(StrictSchema):
     radius_m = fields.Float()
 
 
-class HoursSchema(StrictSchema):
+class ZoneHoursSchema(StrictSchema):
     start = fields.String()
     end = fields.String()
 
@@ -24,7 +24,7 @@ class ZoneSchema(StrictSchema):
     scope = fields.String()
     circle = fields.Nested(CircleSchema)
     polygon = fields.List(fields.List(fields.Float()))
-    hours = fields.Nested(HoursSchema)
+    hours = fields.Nested(ZoneHoursSchema)
     note = fields.String(allow_none=True)
     created_at = fields.DateTime()
     leave_request_id = fields.Integer()

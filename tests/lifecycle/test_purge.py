@@ -176,12 +176,12 @@ def test_a_failed_commit_deletes_no_blob(db_session, blobs, clock, settings, rel
 
 def test_new_kinds_register_with_a_period(monkeypatch):
     monkeypatch.setattr(retention, "PURGE_KINDS", dict(retention.PURGE_KINDS))
-    kind = retention.PurgeKind("location_fixes", "location", lambda s, c: [], lambda s, ids: [], lambda r: [],
+    kind = retention.PurgeKind("old_notes", "audit", lambda s, c: [], lambda s, ids: [], lambda r: [],
                                lambda s, r, n: 0)
 
     retention.register_purge_kind(kind)
 
-    assert retention.PURGE_KINDS["location_fixes"] is kind
+    assert retention.PURGE_KINDS["old_notes"] is kind
     with pytest.raises(ValueError, match="already registered"):
         retention.register_purge_kind(kind)
     with pytest.raises(ValueError, match="unknown retention period"):

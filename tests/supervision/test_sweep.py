@@ -202,7 +202,9 @@ def test_the_sweep_is_set_based(app, db_session, config, office):
     few = statements_for(2, 0)
     many = statements_for(40, 100)
     assert few == many
-    assert many < 20
+    # A fixed handful per step (duties, spot checks, leave, failures, idempotency, activities and inbox reminders,
+    # the location pass): 21 on SQLite today; the bound catches a step that starts issuing a statement per row.
+    assert many < 25
 
 
 def test_sweep_marks_leave_overdue_once(db_session, config, office):

@@ -29,6 +29,7 @@ IDEMPOTENT = {
     ("post", "/api/v1/activities/{activity_id}/attendance/check-in"),
     ("post", "/api/v1/activities/{activity_id}/attendance/check-out"),
     ("post", "/api/v1/messages/{message_id}/read"),
+    ("post", "/api/v1/locations"),
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 
