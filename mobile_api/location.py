@@ -40,7 +40,8 @@ class FixSchema(StrictSchema):
 
 
 class FixBatchSchema(StrictSchema):
-    fixes = fields.List(fields.Nested(FixSchema), required=True, validate=validate.Length(min=1, max=500))
+    # Nested(many=True) loads the list in one schema pass (List(Nested) runs a schema load per fix).
+    fixes = fields.Nested(FixSchema, many=True, required=True, validate=validate.Length(min=1, max=500))
 
 
 class FixBatchResultSchema(StrictSchema):
