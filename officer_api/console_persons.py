@@ -182,13 +182,10 @@ def trail_page(person_id: int) -> str:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    local = zone()
-    raw_day = request.args.get("day", "")
-    try:
-        day = date.fromisoformat(raw_day) if raw_day else now().astimezone(local).date()
-    except ValueError:
-        day = now().astimezone(local).date()
-    start = datetime.combine(day, time(0, 0), tzinfo=local).astimezone(UTC)
+    # A missing, malformed or implausible day (outside 1900-2100) shows today.
+    day = _date_arg("day") or now().astimezone(zone()).date()
+    start = _day_start(day)
+    assert start is not None
     view = tracking.trail(session=session, actor=actor, person=person, start=start, end=start + timedelta(days=1),
                           now=now(), policy=tracking.LocationPolicy.from_config(current_app.config["CHECKIN"]))
     commit()

@@ -441,8 +441,8 @@ def used_days_this_year(*, session: Session, persons: Iterable[Person], now: dat
     people = list(persons)
     if not people:
         return {}
-    windows = {person.id: _year_window(now.astimezone(_office_zone(person)).year, _office_zone(person))
-               for person in people}
+    zones = {person.id: _office_zone(person) for person in people}
+    windows = {pid: _year_window(now.astimezone(zone).year, zone) for pid, zone in zones.items()}
     first = min(start for start, _ in windows.values())
     last = max(end for _, end in windows.values())
     rows = session.scalars(select(LeaveRequest).where(

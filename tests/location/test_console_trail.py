@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEvent
@@ -54,3 +56,14 @@ def test_the_trail_page_of_another_office_is_not_found(client, db_session, track
 
     assert console.get(f"/console/persons/{tracked.id}/trail").status_code == 404
     assert db_session.scalars(select(AuditEvent).where(AuditEvent.action == "trail.viewed")).all() == []
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-13-01", "yesterday", "2026-1-5"])
+def test_a_bad_or_implausible_day_shows_today(client, tracked, officer, clock, day):
+    console = Console(client)
+    console.login(password=PASSWORD)
+
+    page = console.get(f"/console/persons/{tracked.id}/trail?day={day}")
+
+    assert page.status_code == 200
+    assert clock.now().astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat() in page.get_data(as_text=True)
