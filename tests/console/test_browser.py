@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -249,7 +250,8 @@ def test_report_csv_download_matches_the_database(live_server, new_page, world, 
     make_person(db_session, world.other_office, "R9")
     page = new_page()
     login(page, live_server)
-    today = clock.now().date()
+    # The report's days are the office's calendar days (16:00 UTC is already tomorrow in Shanghai).
+    today = clock.now().astimezone(ZoneInfo(world.office.timezone)).date()
     page.goto(f"{live_server}/console/persons/{world.person.id}")
     page.fill("#sanctions input[name=note]", "多次未按时签到")
     page.select_option("#sanctions select[name=kind]", "admonition")
