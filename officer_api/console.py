@@ -23,6 +23,7 @@ from officer_api.console_session import (
     lang,
     load_actor,
     local_time,
+    notices,
     notify,
     t,
 )
@@ -50,6 +51,7 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/checkins/<int:checkin_id>", "checkin", console_review.checkin_detail, ("GET",)),
     ("/checkins/<int:checkin_id>/photo", "checkin_photo", console_review.checkin_photo, ("GET",)),
     ("/checkins/<int:checkin_id>/review", "review", console_review.review, ("POST",)),
+    ("/checkins/<int:checkin_id>/review/undo", "undo_review", console_review.undo_review, ("POST",)),
     ("/persons", "persons", console_persons.person_list, ("GET",)),
     ("/persons/<int:person_id>", "person", console_persons.person_detail, ("GET",)),
     ("/persons/<int:person_id>/faces", "enrol", console_persons.enrol, ("POST",)),
@@ -130,6 +132,7 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "actor": g.get("console_actor"),
         "localtime": local_time,
+        "notices": notices,
         # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
         "person_name": shown_name,
     }

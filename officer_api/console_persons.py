@@ -98,7 +98,7 @@ def enrol(person_id: int) -> Response:
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None else b""
     if not photo:
-        notify("person.enrol_missing", "error")
+        notify("person.enrol_missing", "error", target="references")
         return redirect(back, code=303)
     force = request.form.get("force") == "1"
     note = (request.form.get("note") or "").strip()[:1000] or None
@@ -110,7 +110,7 @@ def enrol(person_id: int) -> Response:
             force=force, note=note, now=now(), max_references=app_config("MAX_REFERENCES"))
     except (UnusableImage, AppError) as error:
         session.rollback()
-        notify("person.enrol_refused", "error", reason=error_text(error))
+        notify("person.enrol_refused", "error", target="references", reason=error_text(error))
         return redirect(back, code=303)
     commit()
     quality = analysis.quality

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from officer_api.console_charts import Circle, location_map
-from officer_api.console_session import console_actor, notify, safe_next, t
+from officer_api.console_session import console_actor, error_text, notify, safe_next, t
 from storage.enums import CheckinStatus, ReviewDecision
 from storage.models import Checkin, LeaveRequest, Person
-from supervision import checkins, reports
-from supervision.errors import Conflict, ValidationFailed
+from supervision import checkins, reports, reviews
+from supervision.errors import AppError, Conflict, ValidationFailed
 from supervision.evidence import EvidenceError
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
@@ -119,12 +119,31 @@ def review(checkin_id: int) -> Response:
                                 decision=decision, note=note, now=now())
     except ValidationFailed:
         db_session().rollback()
-        notify("review.note_required", "error")
+        notify("review.note_required", "error", target=f"checkin-{checkin_id}")
         return redirect(f"{back}#checkin-{checkin_id}", code=303)
     except Conflict:
         db_session().rollback()
         notify("review.already", "error")
         return redirect(back, code=303)
     commit()
-    notify("review.accepted" if decision == ReviewDecision.ACCEPT else "review.rejected", id=checkin_id)
+    # A decision is one key press away ("a"): the message offers to take it back for a short while.
+    notify("review.accepted_undo" if decision == ReviewDecision.ACCEPT else "review.rejected_undo", id=checkin_id,
+           undo=url_for("console.undo_review", checkin_id=checkin_id),
+           minutes=int(reviews.UNDO_WINDOW.total_seconds() // 60))
     return redirect(back, code=303)
+
+
+def undo_review(checkin_id: int) -> Response:
+    """Take back one's own decision within the undo window; the check-in is back in the queue as it was."""
+    back = safe_next(request.form.get("next"), url_for("console.queue"))
+    try:
+        reviews.undo_review(session=db_session(), actor=console_actor(), checkin_id=checkin_id, now=now())
+    except AppError as error:
+        if error.status == 404:
+            raise  # outside the scope or gone: the not-found page
+        db_session().rollback()
+        notify("review.undo_refused", "error", id=checkin_id, reason=error_text(error))
+        return redirect(back, code=303)
+    commit()
+    notify("review.undone", id=checkin_id)
+    return redirect(f"{back}#checkin-{checkin_id}", code=303)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app, flash, g, request, session
+from flask import current_app, flash, g, get_flashed_messages, request, session
 from sqlalchemy.orm import Session
 
 from officer_api.i18n import label, normalise_language, translate
@@ -48,9 +49,46 @@ def enum_label(group: str, value: str | None) -> str:
     return label(group, value, lang())
 
 
-def notify(key: str, category: str = "ok", **values: Any) -> None:
-    """Show a translated message on the next page."""
-    flash(t(key, **values), category)
+def notify(key: str, category: str = "ok", *, target: str | None = None, undo: str | None = None,
+           **values: Any) -> None:
+    """Show a translated message on the next page.
+
+    With a target (the id of a form's section), the page shows the message next to that form; otherwise, or when
+    the page has no such form, in the notice area fixed to the window, so it is in view wherever the page scrolled.
+    With undo (a console URL), the message carries an undo button that posts there.
+    """
+    flash({"text": t(key, **values), "target": target, "undo": undo}, category)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message flashed by the previous request, as pages show it."""
+
+    category: str
+    text: str
+    target: str | None
+    undo: str | None
+
+
+def notices(target: str | None = None) -> list[Notice]:
+    """This page's flashed messages for the form in section `target`; with None, every one no form took yet.
+
+    Each message is shown once: a form's section takes its own, and the page's notice area (rendered after the
+    content) takes the rest.
+    """
+    shown: set[int] = g.setdefault("shown_notices", set())
+    found: list[Notice] = []
+    for index, (category, message) in enumerate(get_flashed_messages(with_categories=True)):
+        if index in shown:
+            continue
+        if isinstance(message, dict):
+            notice = Notice(category, str(message.get("text", "")), message.get("target"), message.get("undo"))
+        else:
+            notice = Notice(category, str(message), None, None)
+        if target is None or notice.target == target:
+            shown.add(index)
+            found.append(notice)
+    return found
 
 
 def csrf_token() -> str:

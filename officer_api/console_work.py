@@ -31,12 +31,13 @@ def _note() -> str | None:
     return (request.form.get("note") or "").strip()[:2000] or None
 
 
-def _refused(error: AppError, back: str) -> Response:
+def _refused(error: AppError, back: str, target: str | None = None) -> Response:
+    """The page the form was on, with the refusal next to the form (target: the id of its section)."""
     if error.status == 404:
         raise error  # outside the scope or gone: the not-found page, never a hint that it exists
     db_session().rollback()
-    notify("error.generic", "error", detail=error_text(error))
-    return redirect(back, code=303)
+    notify("error.generic", "error", target=target, detail=error_text(error))
+    return redirect(f"{back}#{target}" if target else back, code=303)
 
 
 def _persons(session: Session, person_ids: set[int]) -> dict[int, Person]:
@@ -75,7 +76,7 @@ def decide_leave(leave_id: int) -> Response:
         leave.decide_leave(session=db_session(), actor=console_actor(), leave_id=leave_id, decision=decision,
                            note=_note(), now=now())
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, f"leave-{leave_id}")
     commit()
     notify("leave.decided", id=leave_id, decision=enum_label("leave_decision", decision))
     return redirect(back, code=303)
@@ -133,7 +134,7 @@ def resolve_alert(alert_id: int) -> Response:
         alerts.resolve_alert(session=db_session(), actor=console_actor(), alert_id=alert_id, action=action,
                              note=_note(), now=now(), policy=duty_policy())
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, f"alert-{alert_id}")
     commit()
     notify("alerts.resolved", id=alert_id, action=enum_label("action", action))
     return redirect(back, code=303)
@@ -148,7 +149,7 @@ def dismiss_alerts() -> Response:
         dismissed, skipped = alerts.dismiss_alerts(session=db_session(), actor=console_actor(),
                                                    alert_ids=[i for i in ids if is_id(i)], note=_note(), now=now())
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, "bulk-dismiss")
     commit()
     notify("alerts.dismissed", count=len(dismissed), skipped=len(skipped))
     return redirect(back, code=303)
@@ -160,15 +161,15 @@ def record_sanction(person_id: int) -> Response:
     actor = console_actor()
     person = get_person(session, actor, person_id)
     kind = request.form.get("kind", "")
-    back = url_for("console.person", person_id=person.id) + "#sanctions"
+    back = url_for("console.person", person_id=person.id)
     try:
         sanctions.record_sanction(session=session, actor=actor, person=person, kind=kind, note=_note(), now=now(),
                                   policy=duty_policy())
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, "sanctions")
     commit()
     notify("sanction.recorded", kind=enum_label("sanction_kind", kind))
-    return redirect(back, code=303)
+    return redirect(back + "#sanctions", code=303)
 
 
 def start_spot_check(person_id: int) -> Response:
@@ -176,17 +177,17 @@ def start_spot_check(person_id: int) -> Response:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    back = url_for("console.person", person_id=person.id) + "#tasks"
+    back = url_for("console.person", person_id=person.id)
     minutes = request.form.get("minutes", "")
     within = timedelta(minutes=int(minutes)) if minutes.isdigit() and len(minutes) <= 5 else None
     try:
         task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(),
                                        policy=spot_check_policy(), respond_within=within)
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, "tasks")
     commit()
     notify("person.task_created", id=task.id, due=local_time(task.due_at))
-    return redirect(back, code=303)
+    return redirect(back + "#tasks", code=303)
 
 
 def start_video_inspection(person_id: int) -> Response:
@@ -194,17 +195,17 @@ def start_video_inspection(person_id: int) -> Response:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    back = url_for("console.person", person_id=person.id) + "#tasks"
+    back = url_for("console.person", person_id=person.id)
     minutes = request.form.get("minutes", "")
     try:
         task = video_inspections.create_inspection(
             session=session, actor=actor, person=person, now=now(),
             respond_within_minutes=int(minutes) if minutes.isdigit() and len(minutes) <= 5 else 0)
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, "tasks")
     commit()
     notify("person.task_created", id=task.id, due=local_time(task.due_at))
-    return redirect(back, code=303)
+    return redirect(back + "#tasks", code=303)
 
 
 def inspection_detail(task_id: int) -> str:
@@ -234,7 +235,7 @@ def review_inspection(task_id: int) -> Response:
         video_inspections.review_inspection(session=db_session(), actor=console_actor(), task_id=task_id,
                                             decision=decision, note=_note(), now=now())
     except AppError as error:
-        return _refused(error, back)
+        return _refused(error, back, f"inspection-{task_id}")
     commit()
     notify("video.reviewed", id=task_id, decision=enum_label("review_decision", decision))
     return redirect(back, code=303)

@@ -27,6 +27,7 @@ class AuditAction:
     CHECKIN_VIEWED = "checkin.viewed"
     CHECKIN_PHOTO_VIEWED = "checkin.photo_viewed"
     CHECKIN_REVIEWED = "checkin.reviewed"
+    CHECKIN_REVIEW_UNDONE = "checkin.review_undone"
     LEAVE_DECIDED = "leave.decided"
     LEAVE_ATTACHMENT_VIEWED = "leave.attachment_viewed"
     LEVEL_CHANGED = "person.level_changed"

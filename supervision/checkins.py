@@ -304,6 +304,9 @@ def review_checkin(*, session: Session, actor: Actor, checkin_id: int, decision:
     checkin = get_checkin(session=session, actor=actor, checkin_id=checkin_id)
     if decision == ReviewDecision.REJECT and not (note and note.strip()):
         raise ValidationFailed({"note": ["A note is required to reject a check-in."]})
+    # What the decision replaces, so the same officer can undo it for a short while (supervision/reviews.py).
+    previous = {"status": checkin.status, "review_decision": checkin.review_decision,
+                "review_note": checkin.review_note, "reviewed_by_id": checkin.reviewed_by_id}
     new_status = CheckinStatus.ACCEPTED if decision == ReviewDecision.ACCEPT else CheckinStatus.CONFIRMED_VIOLATION
     # A conditional update, so two officers deciding at once cannot both win.
     result = session.execute(
@@ -316,8 +319,11 @@ def review_checkin(*, session: Session, actor: Actor, checkin_id: int, decision:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("This check-in was already reviewed or needs no review.", code="already_reviewed")
     session.refresh(checkin)
+    raised = alerts.on_checkin_reviewed(session=session, checkin=checkin, actor=actor, now=now)
+    session.flush()
     record_event(session=session, actor=actor, action=AuditAction.CHECKIN_REVIEWED, at=now,
                  person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
-                 target_id=checkin.id, details={"decision": decision, "note": note, "status": new_status})
-    alerts.on_checkin_reviewed(session=session, checkin=checkin, actor=actor, now=now)
+                 target_id=checkin.id, details={"decision": decision, "note": note, "status": new_status,
+                                                "previous": previous,
+                                                "raised_alert_ids": [alert.id for alert in raised]})
     return checkin

@@ -1,4 +1,5 @@
-// Officer console: keyboard shortcuts for the review queue and double-submit protection. No dependencies.
+// Officer console: keyboard shortcuts for the review queue, double-submit protection and the notices of the last
+// form post. No dependencies.
 (function () {
   "use strict";
 
@@ -17,8 +18,25 @@
     form.dataset.sent = "1";
   });
 
+  // The result of the last form post: the notice area is fixed to the window; a message shown next to its form is
+  // scrolled into view (the redirect's anchor may have put the form's section top at the window's top only).
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-close-notice]");
+    if (close) {
+      close.parentNode.remove();
+    }
+  });
+
+  function showFormNotice() {
+    var notice = document.querySelector(".form-notice");
+    if (notice) {
+      notice.scrollIntoView({ block: "center" });
+    }
+  }
+
   var items = Array.prototype.slice.call(document.querySelectorAll(".queue-item"));
   if (!items.length) {
+    showFormNotice();
     return;
   }
   var current = 0;
@@ -36,6 +54,7 @@
   var fromHash = items.findIndex(function (item) { return "#" + item.id === window.location.hash; });
   select(fromHash >= 0 ? fromHash : 0);
   items[current].classList.add("current");
+  showFormNotice();
 
   items.forEach(function (item, index) {
     item.addEventListener("focusin", function () { select(index); });
@@ -62,7 +81,8 @@
         break;
       case "a":
         button = item.querySelector("button[name=decision][value=accept]");
-        if (button) {
+        // A check-in decision can be undone from its message; other one-key accepts (an inspection) ask first.
+        if (button && (!item.dataset.confirmAccept || window.confirm(item.dataset.confirmAccept))) {
           button.click();
         }
         break;
