@@ -15,9 +15,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Date,
+    Integer,
     Select,
     String,
+    Table,
     and_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -27,6 +31,8 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -172,48 +178,197 @@ def _dedupe_key(prefix: str, id_column: Any, suffix: str = "") -> ColumnElement[
     return key + literal(suffix, String) if suffix else key
 
 
-def _missed_window_rows(window: DutyWindow, office_ids: list[int] | None, now: datetime) -> Select:
-    key = _dedupe_key(f"{AlertType.MISSED_CHECKIN.value}:", Person.id, f":{window.day.isoformat()}")
+# An open absence alert is extended by the next missed window only while the gap since its last one is shorter.
+ABSENCE_HORIZON = timedelta(days=7)
+# New absence alerts per INSERT (a bound on the statement's parameters, not a query per person).
+INSERT_CHUNK = 500
+
+
+@dataclass
+class _Absence:
+    """One missed_checkin alert as the sweep sees it: the period it covers and how many windows were missed."""
+
+    alert_id: int | None
+    person_id: int
+    office_id: int
+    is_open: bool
+    start: datetime
+    end: datetime
+    count: int
+    evidence: dict[str, Any]
+    dedupe_key: str
+    changed: bool = False
+
+    def covers(self, window: DutyWindow) -> bool:
+        return self.start <= window.start and window.end <= self.end
+
+
+def _window_table(session: Session, entries: list[tuple[DutyWindow, list[int] | None]]) -> Any:
+    """The closed windows as a table in SQL (one row per window, or per window and office with office rules)."""
+    # PostgreSQL needs the types spelled out in a UNION of parameters; SQLite must not CAST (a DATETIME cast of
+    # its stored text is a number there).
+    typed: Any = cast if session.get_bind().dialect.name == "postgresql" else type_coerce
+    rows = []
+    for n, (window, office_ids) in enumerate(entries):
+        for office_id in office_ids or (None,):
+            values: dict[str, tuple[Any, Any]] = {
+                "n": (n, Integer()), "level": (window.level, String()), "day": (window.day, Date()),
+                "w_start": (window.start, UTCDateTime()), "w_end": (window.end, UTCDateTime()),
+                "r_start": (window.start - CAPTURE_SLACK, UTCDateTime()), "office_id": (office_id, Integer())}
+            rows.append(select(*(typed(literal(value, type_), type_).label(name)
+                                 for name, (value, type_) in values.items())))
+    return (rows[0] if len(rows) == 1 else union_all(*rows)).cte("duty_window")
+
+
+def _missed(session: Session, entries: list[tuple[DutyWindow, list[int] | None]],
+            horizon: datetime) -> list[tuple[int, int, int, datetime | None]]:
+    """(person, office, window number, last contact before the window) for every window a person owed and missed."""
+    windows = _window_table(session, entries)
     checked_in = exists().where(
         Checkin.person_id == Person.id,
-        Checkin.received_at >= window.start - CAPTURE_SLACK,  # narrows the (person_id, received_at) index range
-        Checkin.captured_at >= window.start,
-        Checkin.captured_at < window.end,
+        Checkin.received_at >= windows.c.r_start,  # narrows the (person_id, received_at) index range
+        Checkin.captured_at >= windows.c.w_start,
+        Checkin.captured_at < windows.c.w_end,
         Checkin.status.in_((*FULFILLING, *PENDING)),
     )
-    evidence = {"date": window.day.isoformat(), "window_start": window.start.isoformat(),
-                "window_end": window.end.isoformat(), "level": window.level}
-    stmt = select(
-        Person.id, Person.office_id, literal(AlertType.MISSED_CHECKIN.value, String),
-        literal(AlertStatus.OPEN.value, String), key, literal(window.end, UTCDateTime()), literal(now, UTCDateTime()),
-        literal(evidence, JSON()),
-    ).where(
-        Person.status == PersonStatus.ACTIVE,
-        Person.supervision_level == window.level,
-        Person.start_date <= window.day,
-        Person.end_date >= window.day,
-        Person.created_at <= window.start,
-        ~checked_in,
-        ~exists().where(Alert.dedupe_key == key),
+    # The last report before the window: one after an absence's last missed window ends that absence.
+    contact = (
+        select(func.max(Checkin.captured_at))
+        .where(Checkin.person_id == Person.id, Checkin.received_at >= horizon - CAPTURE_SLACK,
+               Checkin.captured_at >= horizon, Checkin.captured_at < windows.c.w_start,
+               Checkin.status.in_((*FULFILLING, *PENDING)))
+        .correlate(Person, windows)
+        .scalar_subquery()
     )
-    if office_ids is not None:
-        stmt = stmt.where(Person.office_id.in_(office_ids))
-    return stmt
+    stmt = (
+        select(Person.id, Person.office_id, windows.c.n, contact)
+        .join_from(Person, windows, and_(Person.supervision_level == windows.c.level,
+                                          or_(windows.c.office_id.is_(None), windows.c.office_id == Person.office_id)))
+        .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= windows.c.day,
+               Person.end_date >= windows.c.day, Person.created_at <= windows.c.w_start, ~checked_in)
+    )
+    return [(pid, office_id, n, at) for pid, office_id, n, at in session.execute(stmt)]
+
+
+def _known_absences(session: Session, horizon: datetime, person_ids: set[int]) -> dict[int, list[_Absence]]:
+    """The missed_checkin alerts of these persons whose last missed window ended after horizon, oldest first."""
+    stmt = (select(Alert.id, Alert.person_id, Alert.office_id, Alert.status, Alert.occurred_at, Alert.evidence,
+                   Alert.dedupe_key)
+            .where(Alert.type == AlertType.MISSED_CHECKIN, Alert.occurred_at >= horizon)
+            .order_by(Alert.occurred_at, Alert.id))
+    found: dict[int, list[_Absence]] = defaultdict(list)
+    for alert_id, pid, office_id, status, occurred_at, evidence, key in session.execute(stmt):
+        if pid not in person_ids:
+            continue
+        evidence = dict(evidence or {})
+        first = evidence.get("period_start") or evidence.get("window_start")
+        try:
+            start = datetime.fromisoformat(first) if isinstance(first, str) else occurred_at
+        except ValueError:
+            start = occurred_at
+        found[pid].append(_Absence(alert_id, pid, office_id, status == AlertStatus.OPEN, start, occurred_at,
+                                   int(evidence.get("missed_windows") or 1), evidence, key))
+    return found
+
+
+def _absence_evidence(first: DutyWindow) -> dict[str, Any]:
+    return {"date": first.day.isoformat(), "window_start": first.start.isoformat(),
+            "window_end": first.end.isoformat(), "level": first.level, "missed_windows": 1,
+            "period_start": first.start.isoformat(), "period_end": first.end.isoformat()}
+
+
+def _extend(absence: _Absence, window: DutyWindow) -> None:
+    absence.end = window.end
+    absence.count += 1
+    absence.evidence = {**absence.evidence, "missed_windows": absence.count,
+                        "period_start": absence.evidence.get("period_start") or absence.start.isoformat(),
+                        "period_end": window.end.isoformat(), "last_date": window.day.isoformat()}
+    absence.changed = True
 
 
 def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy, lookback: timedelta) -> int:
-    """One missed_checkin alert per person and duty window that closed without a check-in (one INSERT per window)."""
+    """One missed_checkin alert per absence: opened at the first duty window that closed without a check-in and
+    grown by each further window missed in a row (evidence: missed_windows, period_start, period_end).
+
+    A check-in after the alert's last missed window ends the absence, and so does resolving the alert: the next
+    missed window opens a new alert. A fixed handful of statements however many persons or windows: one query of
+    the missed (person, window) pairs over a table of the closed windows, one of the recent absence alerts, one
+    UPDATE (executemany) of the alerts that grew and one INSERT of the new ones. Returns the alerts opened.
+    """
     groups: dict[ResolvedDuties, list[int]] = defaultdict(list)
     for office_id, code, zone in session.execute(select(Office.id, Office.code, Office.timezone)):
         groups[policy.for_office(code, zone)].append(office_id)
-    created = 0
+    entries: list[tuple[DutyWindow, list[int] | None]] = []
     for duties, office_ids in groups.items():
         # With one rule set for every office (the usual case) no office filter is needed.
         offices = office_ids if len(groups) > 1 else None
         for level in SupervisionLevel:
-            for window in duties.closed_windows(level, now - lookback, now):
-                created += _insert_alerts(session, _missed_window_rows(window, offices, now))
+            entries += [(window, offices) for window in duties.closed_windows(level, now - lookback, now)]
+    if not entries:
+        return 0
+    horizon = now - lookback - ABSENCE_HORIZON
+    missed: dict[int, list[tuple[DutyWindow, datetime | None]]] = defaultdict(list)
+    offices_of: dict[int, int] = {}
+    for pid, office_id, n, contact in _missed(session, entries, horizon):
+        missed[pid].append((entries[n][0], contact))
+        offices_of[pid] = office_id
+    if not missed:
+        return 0
+    known = _known_absences(session, horizon, set(missed))
+    new: list[_Absence] = []
+    for pid, windows in missed.items():
+        absences = known[pid]
+        keys = {absence.dedupe_key for absence in absences}
+        for window, contact in sorted(windows, key=lambda item: item[0].start):
+            if any(absence.covers(window) for absence in absences):
+                continue  # counted by an earlier sweep
+            latest = max(absences, key=lambda a: a.end, default=None)
+            if (latest is not None and latest.is_open and latest.end <= window.start
+                    and (contact is None or contact < latest.end)):
+                _extend(latest, window)  # no report since the last missed window: the same absence
+                continue
+            key = f"{AlertType.MISSED_CHECKIN.value}:{pid}:{window.day.isoformat()}"
+            if key in keys:
+                key = f"{key}:{window.start.isoformat()}"
+            keys.add(key)
+            absence = _Absence(None, pid, offices_of[pid], True, window.start, window.end, 1,
+                               _absence_evidence(window), key)
+            absences.append(absence)
+            new.append(absence)
+    grown = [a for absences in known.values() for a in absences if a.changed and a.alert_id is not None]
+    if grown:
+        table = _alert_table()
+        session.execute(
+            update(table).where(table.c.id == bindparam("alert_id"), table.c.status == AlertStatus.OPEN)
+            .values(occurred_at=bindparam("occurred"), evidence=bindparam("details")),
+            [{"alert_id": a.alert_id, "occurred": a.end, "details": a.evidence} for a in grown])
+    created = 0
+    for chunk in range(0, len(new), INSERT_CHUNK):
+        rows = [{"person_id": a.person_id, "office_id": a.office_id, "type": AlertType.MISSED_CHECKIN.value,
+                 "status": AlertStatus.OPEN.value, "dedupe_key": a.dedupe_key, "occurred_at": a.end,
+                 "created_at": now, "evidence": a.evidence} for a in new[chunk:chunk + INSERT_CHUNK]]
+        created += _insert_values(session, rows)
     return created
+
+
+def _alert_table() -> Table:
+    table = Alert.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _insert_values(session: Session, rows: list[dict[str, Any]]) -> int:
+    """One multi-row INSERT into alert; a key a concurrent sweep inserted first is skipped, not an error."""
+    table = _alert_table()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql_insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    else:
+        stmt = insert(table).values(rows)
+    result = session.execute(stmt.execution_options(preserve_rowcount=True))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 # Each kind of officer-triggered task, and the alert raised when nobody answered it in time.

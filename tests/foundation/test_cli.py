@@ -164,11 +164,13 @@ def test_sweep_raises_missed_checkins_once(run, cli_env):
     first = run("sweep")
     assert first.exit_code == 0, first.output
     missed = int(first.output.split("missed_checkin=")[1].split()[0])
-    assert missed >= 2  # the sweep looks back 72 hours: at least two closed daily windows
+    assert missed == 1  # one absence: one alert, however many windows of the 72 hours looked back were missed
     again = run("sweep")
     assert "missed_checkin=0" in again.output
     with Session(engine) as session:
+        alert = session.scalar(select(Alert).where(Alert.type == "missed_checkin"))
         assert session.scalar(select(func.count(Alert.id)).where(Alert.type == "missed_checkin")) == missed
+        assert alert.evidence["missed_windows"] >= 2  # at least two closed daily windows
     engine.dispose()
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from supervision import tasks
 from supervision.accounts import actor_for_account
+from supervision.alerts import resolve_alert
 from supervision.sweep import SweepSettings, run_sweep
 from tests.factories import make_office, make_person
 from tests.supervision.conftest import LONG_AGO
@@ -96,10 +97,61 @@ def test_persons_without_a_duty_are_left_alone(db_session, config, office):
 def test_lookback_catches_up_after_downtime(db_session, config, office):
     person = make_person(db_session, office, "P107", supervision_level="strict", created_at=LONG_AGO)
     counts = sweep(db_session, config, WINDOW_END + timedelta(hours=1))
-    # Saturday to Monday: the windows that closed (grace included) in the last 72 hours.
-    assert counts["missed_checkin"] == 3
-    assert sorted(a.dedupe_key[-10:] for a in alerts_of(db_session, person.id)) == [
-        "2026-11-28", "2026-11-29", "2026-11-30"]
+    # Saturday to Monday: the windows that closed (grace included) in the last 72 hours, one absence of three.
+    assert counts["missed_checkin"] == 1
+    [alert] = alerts_of(db_session, person.id)
+    assert alert.dedupe_key[-10:] == "2026-11-28"
+    assert (alert.evidence["missed_windows"], alert.evidence["period_start"], alert.evidence["period_end"]) == (
+        3, "2026-11-28T08:00:00+08:00", "2026-11-30T20:00:00+08:00")
+    assert alert.occurred_at == WINDOW_END
+
+
+def test_one_absence_is_one_alert_that_grows_with_each_missed_window(db_session, config, newcomer):
+    assert sweep(db_session, config, WINDOW_END + timedelta(hours=1))["missed_checkin"] == 1
+    [alert] = alerts_of(db_session, newcomer.id)
+    assert alert.evidence["missed_windows"] == 1
+
+    for day in (1, 2):
+        assert sweep(db_session, config, WINDOW_END + timedelta(days=day, hours=1))["missed_checkin"] == 0
+        assert sweep(db_session, config, WINDOW_END + timedelta(days=day, hours=2))["missed_checkin"] == 0
+
+    [grown] = alerts_of(db_session, newcomer.id)
+    assert grown.id == alert.id and grown.status == "open"
+    assert (grown.evidence["missed_windows"], grown.evidence["period_start"], grown.evidence["period_end"]) == (
+        3, "2026-11-30T08:00:00+08:00", "2026-12-02T20:00:00+08:00")
+    assert grown.evidence["window_start"] == "2026-11-30T08:00:00+08:00"  # the first missed window, as before
+    assert grown.occurred_at == WINDOW_END + timedelta(days=2)
+
+
+def test_a_checkin_ends_the_absence_and_the_next_miss_opens_a_new_alert(db_session, config, newcomer):
+    sweep(db_session, config, WINDOW_END + timedelta(hours=1))
+    add_checkin(db_session, newcomer, WINDOW_START + timedelta(days=1, hours=3))  # Tuesday: reported
+    sweep(db_session, config, WINDOW_END + timedelta(days=1, hours=1))
+    assert sweep(db_session, config, WINDOW_END + timedelta(days=2, hours=1))["missed_checkin"] == 1
+
+    first, second = alerts_of(db_session, newcomer.id)
+    assert (first.evidence["missed_windows"], first.evidence["period_end"]) == (1, "2026-11-30T20:00:00+08:00")
+    assert (second.dedupe_key, second.evidence["missed_windows"]) == (f"missed_checkin:{newcomer.id}:2026-12-02", 1)
+    # A late sweep that sees Monday to Wednesday at once tells the same story.
+    assert sweep(db_session, config, WINDOW_END + timedelta(days=2, hours=3))["missed_checkin"] == 0
+    assert [a.evidence["missed_windows"] for a in alerts_of(db_session, newcomer.id)] == [1, 1]
+
+
+def test_after_the_alert_is_resolved_a_further_miss_opens_a_new_alert(db_session, config, newcomer, officer):
+    sweep(db_session, config, WINDOW_END + timedelta(hours=1))
+    sweep(db_session, config, WINDOW_END + timedelta(days=1, hours=1))
+    [alert] = alerts_of(db_session, newcomer.id)
+    resolve_alert(session=db_session, actor=actor_for_account(officer), alert_id=alert.id, action="dismiss",
+                  note="已电话联系，本人在医院", now=WINDOW_END + timedelta(days=1, hours=2))
+    db_session.commit()
+    # The windows the resolved alert covered are not raised again.
+    assert sweep(db_session, config, WINDOW_END + timedelta(days=1, hours=3))["missed_checkin"] == 0
+
+    assert sweep(db_session, config, WINDOW_END + timedelta(days=2, hours=1))["missed_checkin"] == 1
+    resolved, new = alerts_of(db_session, newcomer.id)
+    assert (resolved.status, resolved.evidence["missed_windows"]) == ("resolved", 2)
+    assert (new.status, new.evidence["missed_windows"], new.evidence["period_start"]) == (
+        "open", 1, "2026-12-02T08:00:00+08:00")
 
 
 def test_office_overrides_change_the_window(app, db_session, office):
