@@ -25,6 +25,7 @@ from officer_api.console_session import (
     local_time,
     notices,
     notify,
+    suggestion_reason,
     t,
 )
 from supervision.errors import AppError
@@ -133,6 +134,7 @@ def _template_helpers() -> dict[str, Any]:
         "actor": g.get("console_actor"),
         "localtime": local_time,
         "notices": notices,
+        "suggestion_reason": suggestion_reason,
         # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
         "person_name": shown_name,
     }

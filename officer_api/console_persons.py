@@ -9,6 +9,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from officer_api import console_work
 from officer_api.alerts import duty_policy
 from officer_api.console_charts import trail_map
 from officer_api.console_session import console_actor, enum_label, error_text, notify, t, zone
@@ -78,6 +79,7 @@ def person_detail(person_id: int) -> str:
         "leave": leave.list_leave_requests(session=session, actor=actor, person_id=person.id, limit=20),
         "alerts": alerts.list_alerts(session=session, actor=actor, person_id=person.id, limit=20),
         "open_alert_status": AlertStatus.OPEN.value,
+        "absence_text": console_work.absence_text,
         "sanctions": sanctions.list_sanctions(session=session, actor=actor, person_id=person.id, limit=20),
         "suggestion": sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy),
         "sanction_kinds": list(sanctions.RANK),

@@ -60,6 +60,19 @@ def notify(key: str, category: str = "ok", *, target: str | None = None, undo: s
     flash({"text": t(key, **values), "target": target, "undo": undo}, category)
 
 
+def suggestion_reason(suggestion: Any) -> str:
+    """Why the rules suggest a step, in the session's language (the rule's code with its numbers)."""
+    key = f"suggestion_reason.{suggestion.rule}"
+    params = {name: f"{value:.1f}" if isinstance(value, float) else value
+              for name, value in (getattr(suggestion, "params", None) or {}).items()}
+    try:
+        text = t(key, **params)
+    except (KeyError, IndexError, ValueError):
+        text = key
+    # A rule without a translation yet shows its label, never the English sentence on a Chinese page.
+    return text if text != key else enum_label("rule", suggestion.rule)
+
+
 @dataclass(frozen=True)
 class Notice:
     """A message flashed by the previous request, as pages show it."""

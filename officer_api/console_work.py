@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from officer_api.alerts import duty_policy
-from officer_api.console_session import console_actor, enum_label, error_text, local_time, notify, safe_next
+from officer_api.console_session import console_actor, enum_label, error_text, local_time, notify, safe_next, t
 from officer_api.leave import leave_policy
 from officer_api.tasks import spot_check_policy
-from storage.enums import AlertStatus, ApprovalLevel, LeaveStatus, TaskStatus
+from storage.enums import AlertStatus, AlertType, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
 from supervision import alerts, leave, sanctions, tasks, video_inspections
 from supervision.errors import AppError
@@ -112,10 +112,36 @@ def alert_list() -> str:
                            evidence_lines=evidence_lines)
 
 
+def _evidence_time(value: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def absence_text(alert: Alert) -> str | None:
+    """A missed_checkin alert's absence in words: how many windows were missed in a row, from when to when."""
+    if alert.type != AlertType.MISSED_CHECKIN:
+        return None
+    evidence = alert.evidence or {}
+    start = _evidence_time(evidence.get("period_start") or evidence.get("window_start"))
+    end = _evidence_time(evidence.get("period_end") or evidence.get("window_end")) or alert.occurred_at
+    if start is None:
+        return None
+    count = evidence.get("missed_windows")
+    count = count if isinstance(count, int) and count > 0 else 1
+    return t("alerts.absence_one" if count == 1 else "alerts.absence_many", count=count, start=local_time(start),
+             end=local_time(end))
+
+
 def evidence_lines(alert: Alert) -> list[tuple[str, str]]:
     """The evidence an officer reads first (check-in, times, location), as (name, value) pairs."""
     evidence = alert.evidence or {}
     lines: list[tuple[str, str]] = []
+    absence = absence_text(alert)
+    if absence is not None:
+        # One absence is one alert: the count and the period replace the raw window fields.
+        return [("absence", absence)]
     for key in ("checkin_id", "task_id", "leave_request_id", "reasons", "captured_at", "end_at", "device_id",
                 "answered", "window", "missed_windows"):
         if key in evidence and evidence[key] not in (None, "", []):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -66,12 +66,17 @@ class Absence:
 
 @dataclass(frozen=True)
 class Suggestion:
-    """The next step the rules point to; an officer decides."""
+    """The next step the rules point to; an officer decides.
+
+    `reason` is the English sentence (API answers, the audit trail); pages translate the rule code with `params`
+    (days out of contact, or the number of sanctions not corrected) instead.
+    """
 
     kind: str
     rule: str
     reason: str
     since: datetime
+    params: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The suggestion for an API answer."""
@@ -91,22 +96,27 @@ def suggest_sanction(*, absence: Absence | None, history: Sequence[SanctionFact]
         days = absent_for / timedelta(days=1)
         if absent_for > ABSENCE_REVOCATION_AFTER:
             candidates.append(Suggestion(SanctionKind.REVOCATION_REQUEST, "absent_over_1_month",
-                                         f"Out of contact for {days:.1f} days (over a month).", absence.since))
+                                         f"Out of contact for {days:.1f} days (over a month).", absence.since,
+                                         {"days": round(days, 1)}))
         elif absent_for > ABSENCE_WARNING_AFTER:
             candidates.append(Suggestion(SanctionKind.WARNING, "absent_over_10_days",
-                                         f"Out of contact for {days:.1f} days (over 10 days).", absence.since))
+                                         f"Out of contact for {days:.1f} days (over 10 days).", absence.since,
+                                         {"days": round(days, 1)}))
         elif absent_for > timedelta(0):
             candidates.append(Suggestion(SanctionKind.ADMONITION, "absent_up_to_10_days",
-                                         f"Out of contact for {days:.1f} days.", absence.since))
+                                         f"Out of contact for {days:.1f} days.", absence.since,
+                                         {"days": round(days, 1)}))
     uncorrected = sorted((s for s in history if s.corrected_at is None), key=lambda s: s.decided_at)
     warnings = [s for s in uncorrected if s.kind == SanctionKind.WARNING]
     admonitions = [s for s in uncorrected if s.kind == SanctionKind.ADMONITION]
     if len(warnings) >= 2:
         candidates.append(Suggestion(SanctionKind.REVOCATION_REQUEST, "two_uncorrected_warnings",
-                                     f"{len(warnings)} warnings not corrected.", warnings[1].decided_at))
+                                     f"{len(warnings)} warnings not corrected.", warnings[1].decided_at,
+                                     {"count": len(warnings)}))
     if len(admonitions) >= 2:
         candidates.append(Suggestion(SanctionKind.WARNING, "two_uncorrected_admonitions",
-                                     f"{len(admonitions)} admonitions not corrected.", admonitions[1].decided_at))
+                                     f"{len(admonitions)} admonitions not corrected.", admonitions[1].decided_at,
+                                     {"count": len(admonitions)}))
     open_steps = [c for c in candidates if not _covered(c.kind, c.since, history)]
     if not open_steps:
         return None
