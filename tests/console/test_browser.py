@@ -26,7 +26,7 @@ from supervision import accounts, checkins, faces
 from supervision.checkins import CheckinPolicy
 from supervision.errors import UnusableImage
 from tests.console.conftest import PASSWORD
-from tests.console.helpers import AWAY, make_alert, make_leave
+from tests.console.helpers import AWAY, make_alert, make_checkin, make_leave
 from tests.factories import make_person
 from verification.engine import get_engine
 
@@ -278,3 +278,115 @@ def test_report_csv_download_matches_the_database(live_server, new_page, world, 
     assert values[("sanctions", "admonition")] == db_session.scalar(
         select(func.count(Sanction.id)).where(Sanction.office_id == world.office.id)) == 1
     shutil.copy(target, SCREENSHOTS / "report.csv")
+
+
+# The result of a form post must be where the officer looks: in the window after the redirect, at an office
+# screen's width and at a narrow one (a small laptop or a tablet in portrait).
+WIDTHS = (1400, 800)
+
+
+def _in_view(page: Any, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    height, width = page.evaluate("[window.innerHeight, window.innerWidth]")
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height and box["x"] >= 0 and (
+        box["x"] + box["width"] <= width)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_review_messages_are_in_view_and_a_decision_can_be_undone(width, live_server, new_page, world, db_session,
+                                                                  blobs, clock):
+    made = [make_checkin(db_session, blobs, world.person, clock.now() - timedelta(minutes=n)) for n in range(4)]
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, live_server)
+    last = made[0]  # the newest is at the bottom of the queue (oldest first)
+
+    # A reject without a note, at the bottom of a long page: the error is next to that item's form, in view.
+    page.locator(f"#checkin-{last.id} button[value=reject]").scroll_into_view_if_needed()
+    with page.expect_navigation():
+        page.click(f"#checkin-{last.id} button[value=reject]")
+    error = f"#checkin-{last.id} .form-notice.flash-error"
+    assert "拒绝签到必须填写理由" in page.inner_text(error)
+    assert _in_view(page, error)
+
+    # "a" accepts the current item; the confirmation, with its undo button, is in view wherever the page is.
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert f"签到 #{last.id} 已确认通过" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok") and _in_view(page, "#notices .undo-button")
+    db_session.rollback()
+    assert db_session.scalar(select(Checkin.status).where(Checkin.id == last.id)) == "accepted"
+
+    with page.expect_navigation():
+        page.click("#notices .undo-button")
+    assert f"已撤销对签到 #{last.id} 的审核结论" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok")
+    assert page.locator(f"#checkin-{last.id}").count() == 1
+    db_session.rollback()
+    assert db_session.scalar(select(Checkin.status).where(Checkin.id == last.id)) == "needs_review"
+    assert db_session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "checkin.review_undone",
+                                                                     AuditEvent.target_id == str(last.id))) == 1
+    # The notice can be put away.
+    page.click("#notices [data-close-notice]")
+    assert page.locator("#notices .notice").count() == 0
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_person_page_messages_are_in_view(width, live_server, new_page, world, db_session):
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, live_server)
+    page.goto(f"{live_server}/console/persons/{world.person.id}")
+
+    # The sanction form is far down the page: its refusal (no note) shows next to it, in view.
+    page.select_option("#sanctions select[name=kind]", "admonition")
+    with page.expect_navigation():
+        page.click("#sanctions button[type=submit]")
+    assert "/console/persons/" in page.url and page.url.endswith("#sanctions")
+    assert _in_view(page, "#sanctions .form-notice.flash-error")
+
+    page.fill("#sanctions input[name=note]", "未按时报到")
+    page.select_option("#sanctions select[name=kind]", "admonition")
+    with page.expect_navigation():
+        page.click("#sanctions button[type=submit]")
+    assert "已记录：训诫" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok")
+
+    with page.expect_navigation():
+        page.click("#compliance form.inline-form button[type=submit]")  # a spot check
+    assert _in_view(page, "#notices .flash-ok")
+    db_session.rollback()
+    assert db_session.scalar(select(func.count(Sanction.id)).where(Sanction.person_id == world.person.id)) == 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_alerts_inbox_messages_are_in_view(width, live_server, new_page, world, db_session, clock):
+    alerts = [make_alert(db_session, world.person, clock.now()) for _ in range(6)]
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    login(page, live_server)
+    page.goto(f"{live_server}/console/alerts")
+    card = f"#alert-{alerts[0].id}"  # the oldest is the last card
+
+    page.select_option(f"{card} select[name=action]", "dismiss")
+    with page.expect_navigation():
+        page.click(f"{card} button[type=submit]")  # no note: refused next to this card's form
+    assert "操作失败" in page.inner_text(f"{card} .form-notice.flash-error")
+    assert _in_view(page, f"{card} .form-notice.flash-error")
+
+    page.fill(f"{card} textarea[name=note]", "已电话核实，系误报")
+    with page.expect_navigation():
+        page.click(f"{card} button[type=submit]")
+    assert f"预警 #{alerts[0].id} 已处理" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok")
+
+    page.check(f"#alert-{alerts[1].id} input[name=alert_id]")
+    page.check(f"#alert-{alerts[2].id} input[name=alert_id]")
+    page.fill("#bulk-dismiss textarea[name=note]", "同一次缺席，已说明")
+    with page.expect_navigation():
+        page.click("#bulk-dismiss button[type=submit]")
+    assert "已忽略 2 条预警" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok")
+    db_session.rollback()
+    assert db_session.scalar(select(func.count(Alert.id)).where(Alert.status == "open")) == 3
