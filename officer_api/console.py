@@ -28,6 +28,7 @@ from officer_api.console_session import (
     suggestion_reason,
     t,
 )
+from supervision import reviews
 from supervision.errors import AppError
 from supervision.persons import shown_name
 from web.db import commit, db_session
@@ -134,6 +135,7 @@ def _template_helpers() -> dict[str, Any]:
         "actor": g.get("console_actor"),
         "localtime": local_time,
         "notices": notices,
+        "undo_seconds": int(reviews.UNDO_WINDOW.total_seconds()),
         "suggestion_reason": suggestion_reason,
         # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
         "person_name": shown_name,

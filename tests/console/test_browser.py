@@ -314,6 +314,8 @@ def test_review_messages_are_in_view_and_a_decision_can_be_undone(width, live_se
         page.keyboard.press("a")
     assert f"签到 #{last.id} 已确认通过" in page.inner_text("#notices .flash-ok")
     assert _in_view(page, "#notices .flash-ok") and _in_view(page, "#notices .undo-button")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"review-notice-{width}.png"))  # the window as the officer sees it
     db_session.rollback()
     assert db_session.scalar(select(Checkin.status).where(Checkin.id == last.id)) == "accepted"
 

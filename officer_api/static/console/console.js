@@ -27,6 +27,15 @@
     }
   });
 
+  // A confirmation gets out of the way by itself (one with an undo button when the undo window is over);
+  // errors stay until closed.
+  Array.prototype.forEach.call(document.querySelectorAll("#notices [data-hide-after]"), function (notice) {
+    var seconds = parseInt(notice.dataset.hideAfter, 10);
+    if (seconds > 0) {
+      window.setTimeout(function () { notice.remove(); }, seconds * 1000);
+    }
+  });
+
   function showFormNotice() {
     var notice = document.querySelector(".form-notice");
     if (notice) {
