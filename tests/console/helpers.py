@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import Alert, AuditEvent, Checkin, LeaveRequest, ReferenceFace
+from storage.models import Alert, AuditEvent, Checkin, LeaveRequest, ReferenceFace, Task
 
 FAKE_JPEG = b"\xff\xd8\xff\xe0 console test photo \xff\xd9"
 HOME = (31.2304, 121.4737)  # the factories' home area (3 km radius)
@@ -79,3 +79,18 @@ def audit_actions(session: Session, **filters: Any) -> list[tuple[str, str | Non
 def count(session: Session, model: type, *conditions: Any) -> int:
     session.rollback()
     return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+
+
+def make_processed_inspection(db_session: Any, blobs: Any, world: Any, at: Any) -> Task:
+    """A video inspection answered and processed (frames of another person), waiting for the officer."""
+    frame = blobs.put(FAKE_JPEG, content_type="image/jpeg")
+    task = Task(person_id=world.person.id, office_id=world.office.id, kind="video_inspection", status="completed",
+                created_by_id=world.officer.id, created_at=at - timedelta(minutes=30), due_at=at,
+                completed_at=at, result={
+                    "band": "rejected", "reasons": ["other_person_seen"], "frames_sampled": 28,
+                    "frames_matching": 3, "frames_other_person": 12, "best_distance": 0.41, "late": False,
+                    "key_frames": [{"n": 0, "frame": 40, "time_s": 1.3, "reason": "other_person",
+                                    "blob_key": frame.key, "sha256": frame.sha256, "size": frame.size}]})
+    db_session.add(task)
+    db_session.commit()
+    return task

@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from storage.models import Alert, AuditEvent, Checkin, LeaveRequest, Person, Sanction
+from storage.models import Alert, AuditEvent, Checkin, LeaveRequest, Person, Sanction, Task
 from supervision import accounts, checkins, faces
 from supervision.checkins import CheckinPolicy
 from supervision.errors import UnusableImage
 from tests.console.conftest import PASSWORD
-from tests.console.helpers import AWAY, make_alert, make_checkin, make_leave
+from tests.console.helpers import AWAY, make_alert, make_checkin, make_leave, make_processed_inspection
 from tests.factories import make_person
 from verification.engine import get_engine
 
@@ -392,3 +392,29 @@ def test_alerts_inbox_messages_are_in_view(width, live_server, new_page, world, 
     assert _in_view(page, "#notices .flash-ok")
     db_session.rollback()
     assert db_session.scalar(select(func.count(Alert.id)).where(Alert.status == "open")) == 3
+
+
+def test_one_key_accept_of_a_video_inspection_asks_first(live_server, new_page, world, db_session, blobs, clock):
+    task = make_processed_inspection(db_session, blobs, world, clock.now())
+    page = new_page()
+    login(page, live_server)
+    page.goto(f"{live_server}/console/video-inspections/{task.id}")
+    asked: list[str] = []
+
+    def refuse(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", refuse)
+    page.keyboard.press("a")
+    page.wait_for_timeout(300)
+    assert asked == ["确认通过此次视频点验？"]
+    db_session.rollback()
+    assert db_session.scalar(select(Task.reviewed_at).where(Task.id == task.id)) is None
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert _in_view(page, "#notices .flash-ok")
+    db_session.rollback()
+    assert db_session.scalar(select(Task.reviewed_by_id).where(Task.id == task.id)) == world.officer.id

@@ -17,6 +17,7 @@ from tests.console.helpers import (
     make_alert,
     make_checkin,
     make_leave,
+    make_processed_inspection,
     make_reference,
 )
 from tests.factories import make_person
@@ -266,22 +267,8 @@ def test_video_inspection_button_creates_the_task(officer_console, world, db_ses
     assert f"/console/video-inspections/{task.id}" in _text(officer_console.get(f"/console/persons/{world.person.id}"))
 
 
-def _processed_inspection(db_session: Any, blobs: Any, world: Any, at: Any) -> Task:
-    frame = blobs.put(FAKE_JPEG, content_type="image/jpeg")
-    task = Task(person_id=world.person.id, office_id=world.office.id, kind="video_inspection", status="completed",
-                created_by_id=world.officer.id, created_at=at - timedelta(minutes=30), due_at=at,
-                completed_at=at, result={
-                    "band": "rejected", "reasons": ["other_person_seen"], "frames_sampled": 28,
-                    "frames_matching": 3, "frames_other_person": 12, "best_distance": 0.41, "late": False,
-                    "key_frames": [{"n": 0, "frame": 40, "time_s": 1.3, "reason": "other_person",
-                                    "blob_key": frame.key, "sha256": frame.sha256, "size": frame.size}]})
-    db_session.add(task)
-    db_session.commit()
-    return task
-
-
 def test_video_inspection_summary_key_frames_and_judgement(officer_console, world, db_session, blobs, clock):
-    task = _processed_inspection(db_session, blobs, world, clock.now())
+    task = make_processed_inspection(db_session, blobs, world, clock.now())
 
     page = _text(officer_console.get(f"/console/video-inspections/{task.id}"))
     frame = officer_console.get(f"/console/video-inspections/{task.id}/key-frames/0")
@@ -299,7 +286,7 @@ def test_video_inspection_summary_key_frames_and_judgement(officer_console, worl
 
 
 def test_video_inspection_of_another_office_is_404(console, world, db_session, blobs, clock):
-    task = _processed_inspection(db_session, blobs, world, clock.now())
+    task = make_processed_inspection(db_session, blobs, world, clock.now())
     console.login("officer2")
 
     assert console.get(f"/console/video-inspections/{task.id}").status_code == 404
