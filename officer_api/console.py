@@ -69,6 +69,7 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/alerts", "alerts", console_work.alert_list, ("GET",)),
     ("/alerts/<int:alert_id>/resolve", "resolve_alert", console_work.resolve_alert, ("POST",)),
     ("/alerts/dismiss", "dismiss_alerts", console_work.dismiss_alerts, ("POST",)),
+    ("/alerts/undo", "undo_alerts", console_work.undo_dismissals, ("POST",)),
     ("/persons/<int:person_id>/sanctions", "record_sanction", console_work.record_sanction, ("POST",)),
     ("/persons/<int:person_id>/spot-checks", "spot_check", console_work.start_spot_check, ("POST",)),
     ("/persons/<int:person_id>/video-inspections", "video_inspection", console_work.start_video_inspection,

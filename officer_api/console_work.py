@@ -162,7 +162,9 @@ def resolve_alert(alert_id: int) -> Response:
     except AppError as error:
         return _refused(error, back, f"alert-{alert_id}")
     commit()
-    notify("alerts.resolved", id=alert_id, action=enum_label("action", action))
+    # A dismissal can be taken back for a short while (a sanction is on file: it is corrected, not undone).
+    undo = url_for("console.undo_alerts", ids=str(alert_id)) if action == alerts.DISMISS else None
+    notify("alerts.resolved", id=alert_id, action=enum_label("action", action), undo=undo)
     return redirect(back, code=303)
 
 
@@ -177,7 +179,27 @@ def dismiss_alerts() -> Response:
     except AppError as error:
         return _refused(error, back, "bulk-dismiss")
     commit()
-    notify("alerts.dismissed", count=len(dismissed), skipped=len(skipped))
+    undo = url_for("console.undo_alerts", ids=",".join(map(str, dismissed))) if dismissed else None
+    notify("alerts.dismissed", count=len(dismissed), skipped=len(skipped), undo=undo)
+    return redirect(back, code=303)
+
+
+def undo_dismissals() -> Response:
+    """Open again the alerts one just dismissed (the ids are in the undo link of the confirmation)."""
+    back = safe_next(request.form.get("next"), url_for("console.alerts"))
+    values = request.args.get("ids", "")[:1200].split(",")
+    ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
+    try:
+        reopened = alerts.undo_dismissals(session=db_session(), actor=console_actor(),
+                                          alert_ids=[i for i in ids if is_id(i)], now=now())
+    except AppError as error:
+        if error.status == 404:
+            raise
+        db_session().rollback()
+        notify("alerts.undo_refused", "error", reason=error_text(error))
+        return redirect(back, code=303)
+    commit()
+    notify("alerts.reopened", count=len(reopened))
     return redirect(back, code=303)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -15,9 +15,9 @@ from storage.enums import AlertStatus, AlertType, CheckinKind, CheckinStatus, Lo
 from storage.models import Alert, Checkin, Person, Sanction
 from supervision import sanctions
 from supervision.actors import Actor
-from supervision.audit import AuditAction, record_event
+from supervision.audit import UNDO_WINDOW, AuditAction, record_event
 from supervision.duties import DutyPolicy
-from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from supervision.scope import office_condition
 
 DISMISS = "dismiss"
@@ -132,6 +132,48 @@ def dismiss_alerts(*, session: Session, actor: Actor, alert_ids: Sequence[int], 
         else:
             dismissed.append(alert_id)
     return dismissed, skipped
+
+
+def undo_dismissals(*, session: Session, actor: Actor, alert_ids: Sequence[int], now: datetime,
+                    window: timedelta = UNDO_WINDOW) -> list[int]:
+    """Open again alerts the actor dismissed less than `window` ago (one or a bulk dismissal), all or nothing.
+
+    Refused when an alert is not resolved (nothing_to_undo), was resolved by someone else (undo_not_yours), too long
+    ago (undo_expired) or with a sanction (undo_sanction: the sanction is on file and is corrected, not undone).
+    Each alert is back exactly as it was before (open, no resolution); each undo is audited.
+    """
+    ids = sorted(set(alert_ids))
+    if not ids or len(ids) > MAX_BULK:
+        raise ValidationFailed({"alert_ids": [f"Choose 1 to {MAX_BULK} alerts."]})
+    found = [get_alert(session=session, actor=actor, alert_id=alert_id) for alert_id in ids]
+    for alert in found:
+        if alert.status != AlertStatus.RESOLVED or alert.resolved_at is None:
+            raise Conflict("The alert is not resolved: there is nothing to undo.", code="nothing_to_undo")
+        if alert.resolved_by_id != actor.id:
+            raise Forbidden("Only the officer who resolved the alert may undo it.", code="undo_not_yours")
+        if now - alert.resolved_at > window:
+            raise Conflict(f"A decision can be undone within {int(window.total_seconds())} seconds only.",
+                           code="undo_expired")
+        if alert.resolution != DISMISS:
+            raise Conflict("A sanction was recorded with this resolution: it stays on file.", code="undo_sanction")
+    for alert in found:
+        undone = {"resolution": alert.resolution, "note": alert.resolution_note,
+                  "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}
+        result = session.execute(
+            update(Alert)
+            .where(Alert.id == alert.id, Alert.status == AlertStatus.RESOLVED, Alert.resolved_by_id == actor.id,
+                   Alert.resolution == DISMISS)
+            .values(status=AlertStatus.OPEN, resolved_at=None, resolved_by_id=None, resolution=None,
+                    resolution_note=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise Conflict("The alert is not resolved: there is nothing to undo.", code="nothing_to_undo")
+        session.refresh(alert)
+        record_event(session=session, actor=actor, action=AuditAction.ALERT_RESOLUTION_UNDONE, at=now,
+                     person_id=alert.person_id, office_id=alert.office_id, target_type="alert", target_id=alert.id,
+                     details={"type": alert.type, "undone": undone})
+    return ids
 
 
 def count_open_alerts(*, session: Session, person_id: int) -> dict[str, int]:

@@ -32,6 +32,7 @@ class AuditAction:
     LEAVE_ATTACHMENT_VIEWED = "leave.attachment_viewed"
     LEVEL_CHANGED = "person.level_changed"
     ALERT_RESOLVED = "alert.resolved"
+    ALERT_RESOLUTION_UNDONE = "alert.resolution_undone"
     SANCTION_RECORDED = "sanction.recorded"
     TASK_CREATED = "task.created"
     VIDEO_VIEWED = "video.viewed"
@@ -55,6 +56,11 @@ class AuditAction:
     KEYS_ROTATED = "keys.rotated"
     PERSON_EXPORTED = "person.exported"
     BLOBS_CHECKED = "blobs.checked"
+
+
+# How long after a decision the officer who took it may still take it back (a key pressed or a box ticked by
+# mistake); the undo is audited like the decision.
+UNDO_WINDOW = timedelta(minutes=2)
 
 
 def record_event(*, session: Session, actor: Actor, action: str, at: datetime, person_id: int | None = None,

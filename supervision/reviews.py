@@ -15,12 +15,9 @@ from sqlalchemy.orm import Session
 from storage.enums import AlertStatus
 from storage.models import Alert, AuditEvent, Checkin
 from supervision.actors import Actor
-from supervision.audit import AuditAction, record_event
+from supervision.audit import UNDO_WINDOW, AuditAction, record_event
 from supervision.checkins import REVIEWABLE, get_checkin
 from supervision.errors import Conflict, Forbidden
-
-# How long after the decision the same officer may still take it back.
-UNDO_WINDOW = timedelta(minutes=2)
 
 
 def last_review_event(session: Session, checkin_id: int) -> AuditEvent | None:

@@ -77,6 +77,7 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "nothing_to_undo": (409, "There is no review decision to undo."),
     "undo_expired": (409, "The time to undo the decision has passed."),
     "undo_superseded": (409, "The alert the decision raised was handled already, so it cannot be undone."),
+    "undo_sanction": (409, "A sanction was recorded with the resolution: it stays on file and is corrected instead."),
     "undo_not_yours": (403, "Only the officer who decided may undo the decision."),
     "task_closed": (409, "The task is already answered or closed."),
     "too_many_references": (409, "The person has the most reference photos allowed: delete one first."),

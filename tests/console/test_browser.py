@@ -393,6 +393,14 @@ def test_alerts_inbox_messages_are_in_view(width, live_server, new_page, world, 
     db_session.rollback()
     assert db_session.scalar(select(func.count(Alert.id)).where(Alert.status == "open")) == 3
 
+    # Ticked the wrong boxes: the dismissal is taken back from its confirmation.
+    with page.expect_navigation():
+        page.click("#notices .undo-button")
+    assert "2 条预警重新打开" in page.inner_text("#notices .flash-ok")
+    assert _in_view(page, "#notices .flash-ok")
+    db_session.rollback()
+    assert db_session.scalar(select(func.count(Alert.id)).where(Alert.status == "open")) == 5
+
 
 def test_one_key_accept_of_a_video_inspection_asks_first(live_server, new_page, world, db_session, blobs, clock):
     task = make_processed_inspection(db_session, blobs, world, clock.now())

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.models import Alert, AuditEvent, Checkin
 from supervision.reviews import UNDO_WINDOW
 from tests.console.conftest import PASSWORD, Console
-from tests.console.helpers import audit_actions, make_checkin
+from tests.console.helpers import audit_actions, make_alert, make_checkin
 from tests.factories import make_officer
 
 
@@ -105,7 +105,7 @@ def test_another_officer_cannot_undo_the_decision(app, officer_console, world, d
     page = _text(colleague.post(f"/console/checkins/{checkin.id}/review/undo", {"next": "/console/"},
                                 follow_redirects=True))
 
-    assert "只有作出该审核结论的工作人员本人可以撤销" in page
+    assert "只有作出该决定的工作人员本人可以撤销" in page
     assert _state(db_session, checkin.id) == decided
     # An officer of another office does not learn that the check-in exists.
     outsider = Console(app.test_client())
@@ -137,3 +137,51 @@ def test_a_form_error_is_shown_next_to_its_form(officer_console, world, db_sessi
     form_at = card.index('class="decide"')
     assert 0 <= card.index("拒绝签到必须填写理由") < form_at
     assert page.count("拒绝签到必须填写理由") == 1  # not repeated in the notice area
+
+
+def _alert(db_session: Any, alert_id: int) -> tuple[Any, ...]:
+    db_session.rollback()
+    row = db_session.get(Alert, alert_id, populate_existing=True)
+    return (row.status, row.resolution, row.resolution_note, row.resolved_by_id, row.resolved_at)
+
+
+def test_a_bulk_dismissal_can_be_undone_by_the_same_officer(officer_console, world, db_session, clock):
+    first, second = make_alert(db_session, world.person, clock.now()), make_alert(db_session, world.person, clock.now())
+    before = [_alert(db_session, first.id), _alert(db_session, second.id)]
+
+    page = _text(officer_console.post("/console/alerts/dismiss", {"alert_id": [str(first.id), str(second.id)],
+                                                                  "note": "同一次缺席，已说明"}, follow_redirects=True))
+
+    undo = re.search(r'action="(/console/alerts/undo\?ids=[^"]+)"', page)
+    assert undo is not None and "已忽略 2 条预警" in page
+    assert _alert(db_session, first.id)[0] == "resolved"
+    clock.advance(UNDO_WINDOW - timedelta(seconds=1))
+    reopened = _text(officer_console.post(undo.group(1).replace("&amp;", "&"), {"next": "/console/alerts"},
+                                          follow_redirects=True))
+
+    assert "已撤销，2 条预警重新打开" in reopened
+    assert [_alert(db_session, first.id), _alert(db_session, second.id)] == before
+    undone = [(a, t) for a, t, _ in audit_actions(db_session) if a == "alert.resolution_undone"]
+    assert undone == [("alert.resolution_undone", str(first.id)), ("alert.resolution_undone", str(second.id))]
+
+
+def test_undoing_an_alert_resolution_is_refused_for_others_late_or_with_a_sanction(app, officer_console, world,
+                                                                                    db_session, clock):
+    make_officer(db_session, world.office, "officer3", password=PASSWORD)
+    db_session.commit()
+    dismissed, sanctioned = make_alert(db_session, world.person, clock.now()), make_alert(db_session, world.person,
+                                                                                          clock.now())
+    officer_console.post(f"/console/alerts/{dismissed.id}/resolve", {"action": "dismiss", "note": "误报"})
+    officer_console.post(f"/console/alerts/{sanctioned.id}/resolve", {"action": "admonition", "note": "未按时报到"})
+    colleague = Console(app.test_client())
+    assert colleague.login("officer3").status_code == 303
+
+    refused = _text(colleague.post(f"/console/alerts/undo?ids={dismissed.id}", follow_redirects=True))
+    assert "无法撤销：只有作出该决定的工作人员本人可以撤销" in refused
+    with_sanction = _text(officer_console.post(f"/console/alerts/undo?ids={sanctioned.id}", follow_redirects=True))
+    assert "已记录奖惩决定，不能撤销" in with_sanction
+    clock.advance(UNDO_WINDOW + timedelta(seconds=1))
+    late = _text(officer_console.post(f"/console/alerts/undo?ids={dismissed.id}", follow_redirects=True))
+    assert "已超过可撤销的时限" in late
+    assert _alert(db_session, dismissed.id)[0] == "resolved" and _alert(db_session, sanctioned.id)[0] == "resolved"
+    assert "alert.resolution_undone" not in [a for a, _, _ in audit_actions(db_session)]
