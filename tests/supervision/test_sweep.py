@@ -255,7 +255,7 @@ def test_the_sweep_is_set_based(app, db_session, config, office):
     many = statements_for(40, 100)
     assert few == many
     # A fixed handful per step (duties, spot checks, leave, failures, idempotency, activities and inbox reminders,
-    # the location pass): 21 on SQLite today; the bound catches a step that starts issuing a statement per row.
+    # the location pass): 19 on SQLite today; the bound catches a step that starts issuing a statement per row.
     assert many < 25
 
 
