@@ -17,6 +17,7 @@ from officer_api.console_session import (
     CSRF_FIELD,
     csrf_token,
     csrf_valid,
+    distance,
     end_login,
     enum_label,
     error_text,
@@ -24,8 +25,13 @@ from officer_api.console_session import (
     load_actor,
     local_time,
     notify,
+    number,
+    percent,
     t,
+    template_translators,
+    zone,
 )
+from officer_api.i18n import init_babel
 from supervision.errors import AppError
 from supervision.persons import shown_name
 from web.db import commit, db_session
@@ -88,6 +94,9 @@ def _configure_cookies(state: BlueprintSetupState) -> None:
     app.config["SESSION_COOKIE_SECURE"] = env not in ("development", "testing")
     app.config["SESSION_COOKIE_PATH"] = "/console"
     app.config["SESSION_COOKIE_NAME"] = "checkin_console"
+    # Pages are translated and dates and numbers formatted by Flask-Babel in the session's language and the
+    # officer's office time zone.
+    init_babel(app, locale_selector=lang, timezone_selector=zone)
 
 
 @console_bp.before_request
@@ -122,14 +131,18 @@ def _harden(response: Response) -> Response:
 
 @console_bp.context_processor
 def _template_helpers() -> dict[str, Any]:
+    page_t, page_label = template_translators()
     return {
-        "t": t,
-        "label": enum_label,
+        "t": page_t,
+        "label": page_label,
         "lang": lang(),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token,
         "actor": g.get("console_actor"),
         "localtime": local_time,
+        "number": number,
+        "percent": percent,
+        "distance": distance,
         # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
         "person_name": shown_name,
     }
