@@ -19,7 +19,6 @@ from officer_api.console_session import (
     csrf_valid,
     distance,
     end_login,
-    enum_label,
     error_text,
     lang,
     load_actor,
