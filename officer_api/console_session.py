@@ -188,7 +188,9 @@ TIME_FORMATS = {
     "time": "HH:mm",
     "time_seconds": "HH:mm:ss",
 }
-_STRFTIME = {"%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%%": "%"}
+_STRFTIME = {"%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss",
+             "%p": "a", "%b": "MMM", "%B": "MMMM", "%a": "EEE", "%A": "EEEE", "%j": "DDD", "%Z": "zzz", "%z": "Z",
+             "%%": "%"}
 
 
 def _cldr_pattern(fmt: str) -> str:

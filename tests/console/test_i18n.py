@@ -136,6 +136,8 @@ def test_console_helpers_format_with_babel_in_the_office_zone(app):
         assert local_time(at) == "2026-04-01 00:05"
         assert local_time(at, "%Y-%m-%d %H:%M:%S") == "2026-04-01 00:05:09"
         assert local_time(at, "%H:%M") == "00:05"
+        assert local_time(at, "%d %b %Y, %a") == "01 4月 2026, 周三"
+        assert local_time(at, "date") == "2026-04-01" and local_time(at, "time") == "00:05"
         assert local_time(None) == ""
         assert distance(850.4) == "850米"
         assert distance(14000.0) == "14公里"
