@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -193,6 +194,7 @@ _STRFTIME = {"%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%H": "HH", "%I":
              "%%": "%"}
 
 
+@lru_cache(maxsize=64)
 def _cldr_pattern(fmt: str) -> str:
     """A CLDR date pattern for a named format, a strftime format (%Y-%m-%d ...) or a CLDR pattern."""
     if fmt in TIME_FORMATS:
