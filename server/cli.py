@@ -12,6 +12,7 @@ import click
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from server.commands.demo import demo
 from server.commands.faces import eval_faces
 from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
 from server.config import ConfigError, check_service_config, load_config, log_format
@@ -119,7 +120,7 @@ def main() -> None:
 
 
 main.add_command(eval_faces, "eval-faces")
-for _command in (purge, rotate_keys, fsck, export_person):
+for _command in (purge, rotate_keys, fsck, export_person, demo):
     main.add_command(_command)
 
 
@@ -344,86 +345,6 @@ def reencode(template: str, force: bool, batch: int) -> None:
                                                             "counts": dict(counts), "unusable": unusable[:200]})
     click.echo(f"templates {', '.join(keys)}: encoded={counts['encoded']} present={counts['present']} "
                f"unusable={counts['unusable']}" + (f" (reference ids {unusable[:20]})" if unusable else ""))
-
-
-@main.command("demo")
-@click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A folder with one sub-folder of photos per identity, e.g. ../shared/faces/people")
-@click.option("--persons", default=3, show_default=True, help="How many persons to enrol")
-@click.option("--refs", default=3, show_default=True, help="Reference photos per person")
-def demo(faces_dir: str, persons: int, refs: int) -> None:
-    """Seed a demo office, officer and enrolled persons, printing their credentials."""
-    import secrets
-    from datetime import date
-    from pathlib import Path
-
-    from sqlalchemy import select
-
-    from storage import migrate
-    from storage.blobs import make_blob_store
-    from storage.models import Office
-    from supervision import accounts, faces
-    from supervision import persons as person_service
-    from supervision.clock import Clock
-    from supervision.errors import AppError
-    from verification.engine import get_engine
-
-    config = _config()
-    migrate.upgrade(config["DATABASE_URL"])
-    blobs = make_blob_store(config)
-    engine = get_engine(config["FACE_ENGINE"])
-    now = Clock().now()
-    officer_password = secrets.token_urlsafe(12)
-    person_password = secrets.token_urlsafe(9)
-    identities = sorted(p for p in Path(faces_dir).iterdir() if p.is_dir())
-    with _database(config).transaction() as session:
-        office = session.scalar(select(Office).where(Office.code == "DEMO")) or accounts.create_office(
-            session=session, code="DEMO", name="示范司法所 (demo office)", county="示范区")
-        username = f"demo-officer-{secrets.token_hex(2)}"
-        officer = accounts.create_account(session=session, username=username, password=officer_password,
-                                          office_code=office.code, display_name="Demo officer")
-        actor = accounts.actor_for_account(officer)
-        click.echo(f"office {office.code}; officer {username} / password {officer_password}")
-        enrolled = 0
-        for folder in identities:
-            if enrolled >= persons:
-                break
-            photos = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (len(p.name), p.name))
-            usable = [p for p in photos if _enrollable(engine, p.read_bytes())][:refs]
-            if len(usable) < refs:
-                click.echo(f"  {folder.name}: fewer than {refs} photos pass the enrolment gates; skipped")
-                continue
-            code = f"DEMO-{folder.name[:40]}-{secrets.token_hex(2)}"
-            person = person_service.create_person(
-                session=session, actor=actor, code=code, name=folder.name.replace("_", " "), gender="male",
-                birth_date=date(1985, 1, 1), sentence_type="probation", supervision_level="ordinary",
-                start_date=now.date(), end_date=date(now.year + 2, 1, 1), office_code=office.code,
-                password=person_password, home={"lat": 31.2304, "lon": 121.4737, "radius_m": 3000}, now=now)
-            used = []
-            for photo in usable:
-                try:
-                    with session.begin_nested():
-                        faces.enrol_reference(session=session, blobs=blobs, engine=engine, actor=actor,
-                                              person=person, photo=photo.read_bytes(), force=False, note=None,
-                                              now=now, max_references=10)
-                    used.append(photo.name)
-                except AppError as exc:
-                    click.echo(f"  {folder.name}/{photo.name}: not enrolled ({exc.code})")
-            probes = [p.name for p in photos if p.name not in used]
-            click.echo(f"person {code} / password {person_password} (home 31.2304,121.4737 r=3000 m); "
-                       f"references {', '.join(used)}; try checking in with {folder}/{probes[0] if probes else '?'}")
-            enrolled += 1
-    click.echo(f"{enrolled} persons enrolled. Persons log in with their code, the password and a device_id.")
-
-
-def _enrollable(engine, data: bytes) -> bool:  # type: ignore[no-untyped-def]
-    from verification.errors import ImageError, QualityError
-
-    try:
-        engine.analyze(data, purpose="enrol")
-    except (ImageError, QualityError):
-        return False
-    return True
 
 
 def _redact(url: str) -> str:
