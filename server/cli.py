@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,11 @@ class OneLineErrors(click.Group):
         except (SQLAlchemyError, OSError) as exc:
             log.debug("command failed", exc_info=exc)
             click.echo(f"Error: {describe_failure(exc, os.environ.get('CHECKIN_DATABASE_URL'))}", err=True)
+            sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - a bug still ends in one line; the traceback is in the debug log
+            log.debug("command failed", exc_info=exc)
+            click.echo(f"Error: {type(exc).__name__}: {_first_line(str(exc))} (CHECKIN_LOG_LEVEL=DEBUG logs the "
+                       "traceback)", err=True)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
@@ -238,6 +244,8 @@ def sweep(with_purge: bool, with_fsck: bool) -> None:
     from supervision import messages
 
     database = _database(config)
+    started = time.monotonic()
+    log.info("sweep: started", extra={"task": "sweep"})
     with database.transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
         new_messages = messages.take_new_message_ids(session)
@@ -251,7 +259,9 @@ def sweep(with_purge: bool, with_fsck: bool) -> None:
         with database.transaction() as session:
             counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
                                         config=config, purge=with_purge, fsck=with_fsck))
-    click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+    summary = " ".join(f"{key}={value}" for key, value in counts.items())
+    log.info("sweep: finished in %.1f s: %s", time.monotonic() - started, summary, extra={"task": "sweep"})
+    click.echo(summary)
 
 
 @main.command("spot-checks")
@@ -295,7 +305,8 @@ def worker(burst: bool) -> None:
 @click.option("--engine", "template", type=click.Choice(["current", "sface", "dlib"]), default="current",
               show_default=True, help="Which templates to add: those the configured engine uses, or one embedder's")
 @click.option("--force", is_flag=True, help="Recompute templates that already exist")
-@click.option("--batch", default=50, show_default=True, help="References per committed batch (resumable)")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1),
+              help="References per committed batch (resumable)")
 def reencode(template: str, force: bool, batch: int) -> None:
     """Template every active reference photo for the engine (idempotent: references that have them are skipped)."""
     from collections import Counter

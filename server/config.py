@@ -274,6 +274,17 @@ def log_format(config: Mapping[str, Any]) -> str:
     return str(config.get("LOG_FORMAT") or ("json" if config.get("ENV") == "production" else "text"))
 
 
+def log_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The log format and level from the environment alone, checked, for commands that need no other setting."""
+    environ = os.environ if environ is None else environ
+    env = str(environ.get("CHECKIN_ENV", DEFAULTS["ENV"])).strip().lower()
+    fmt = str(environ.get("CHECKIN_LOG_FORMAT", DEFAULTS["LOG_FORMAT"])).strip().lower()
+    level = str(environ.get("CHECKIN_LOG_LEVEL", DEFAULTS["LOG_LEVEL"])).strip().upper()
+    _choice("LOG_FORMAT", fmt, ("",) + LOG_FORMATS)
+    _choice("LOG_LEVEL", level, LOG_LEVELS)
+    return log_format({"LOG_FORMAT": fmt, "ENV": env}), level
+
+
 def _warn_unknown_names(environ: Mapping[str, str]) -> None:
     # A misspelt variable name would otherwise be ignored in silence and its default used.
     known = [f"CHECKIN_{key}" for key in DEFAULTS]
