@@ -256,9 +256,14 @@ def sweep(with_purge: bool, with_fsck: bool) -> None:
                                              clock=Clock())
         counts.update({f"messages_{key}": value for key, value in delivery.items()})
     if with_purge or with_fsck:
+        steps = " and ".join(name for name, wanted in (("purge", with_purge), ("fsck", with_fsck)) if wanted)
+        log.info("sweep: %s started after %.1f s", steps, time.monotonic() - started, extra={"task": "sweep"})
         with database.transaction() as session:
             counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
                                         config=config, purge=with_purge, fsck=with_fsck))
+        if counts.get("blobs_missing"):
+            log.warning("sweep: %d rows point to missing blobs (`checkin fsck` lists them)", counts["blobs_missing"],
+                        extra={"task": "sweep"})
     summary = " ".join(f"{key}={value}" for key, value in counts.items())
     log.info("sweep: finished in %.1f s: %s", time.monotonic() - started, summary, extra={"task": "sweep"})
     click.echo(summary)

@@ -40,6 +40,7 @@ def _run(env: dict[str, str], *args: str) -> tuple[str, list[dict[str, object]]]
     (("rotate-keys",), "re-encrypting 0 blobs under", "re-sealing templates: finished 0/0"),
     (("fsck",), "fsck: listing rows and blobs", "fsck: finished in"),
     (("sweep",), "sweep: started", "sweep: finished in"),
+    (("sweep", "--purge", "--fsck"), "sweep: purge and fsck started", "sweep: finished in"),
 ])
 def test_long_commands_log_where_they_are(env, args, first, last):
     stdout, records = _run(env, *args)
