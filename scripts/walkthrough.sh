@@ -32,8 +32,7 @@ awk '/^<!-- walkthrough/ { marked = 1; next }
      inside { print }' "$README" > "$WORK/walkthrough.sh"
 [ -s "$WORK/walkthrough.sh" ] || fail "no walk-through block after a '<!-- walkthrough' line in $README"
 
-PORT=$("$(dirname "$(readlink -f "$CHECKIN")")/python" -c \
-    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PORT
 export CHECKIN_INSTANCE_PATH="$WORK/repo/instance"
 unset CHECKIN_DATABASE_URL CHECKIN_BLOB_PATH CHECKIN_QUEUE_URL
