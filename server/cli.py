@@ -186,7 +186,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
             account = accounts.create_account(session=session, username=username, password=password,
                                               office_code=office_code, admin=admin, display_name=display_name)
         except AppError as exc:
-            raise click.ClickException(f"{exc.detail} {exc.extra.get('errors', '')}".strip()) from exc
+            raise click.ClickException(_app_error(exc)) from exc
         click.echo(f"{account.role} {account.username} created in office {office_code}")
 
 
@@ -361,6 +361,16 @@ def reencode(template: str, force: bool, batch: int) -> None:
                                                             "counts": dict(counts), "unusable": unusable[:200]})
     click.echo(f"templates {', '.join(keys)}: encoded={counts['encoded']} present={counts['present']} "
                f"unusable={counts['unusable']}" + (f" (reference ids {unusable[:20]})" if unusable else ""))
+
+
+def _app_error(exc: Any) -> str:
+    """A domain error as one sentence: the field errors as `field: message` instead of a Python dict."""
+    errors = exc.extra.get("errors") if isinstance(exc.extra, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        return str(exc.detail)
+    parts = [f"{field}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
+             for field, messages in errors.items()]
+    return f"{exc.detail.rstrip('.')}: {'; '.join(parts)}"
 
 
 def _redact(url: str) -> str:

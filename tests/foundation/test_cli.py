@@ -131,6 +131,8 @@ def test_create_officer_errors_are_reported(run, initialised, cli_env):
     taken = run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
 
     assert short.exit_code != 0 and "12 characters" in short.output
+    assert short.output.strip().splitlines() == [
+        "Error: Some fields are invalid: password: Use at least 12 characters."]
     assert no_office.exit_code != 0 and "NOPE" in no_office.output
     assert taken.exit_code != 0 and "zhang" in taken.output
     assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"zhang": "officer"}
