@@ -302,7 +302,8 @@ def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         close = difflib.get_close_matches(str(value), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"CHECKIN_{key} must be one of {', '.join(allowed)}, not {value!r}{hint}")
+        words = ", ".join(repr("") + " (the default)" if word == "" else word for word in allowed)
+        raise ConfigError(f"CHECKIN_{key} must be one of {words}, not {value!r}{hint}")
 
 
 def _check_settings(config: dict[str, Any]) -> None:

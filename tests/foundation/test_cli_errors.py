@@ -155,3 +155,13 @@ def test_an_unexpected_failure_is_one_line_too(env, monkeypatch):
 
     assert code == 1
     assert lines == ["Error: RuntimeError: the sweep broke (CHECKIN_LOG_LEVEL=DEBUG logs the traceback)"]
+
+
+def test_eval_faces_checks_the_log_settings_in_one_line(env, tmp_path):
+    env["CHECKIN_LOG_FORMAT"] = "jsn"
+
+    code, lines = _run(env, "eval-faces", str(tmp_path))
+
+    assert code == 1
+    assert lines == ["Error: CHECKIN_LOG_FORMAT must be one of '' (the default), text, json, not 'jsn' "
+                     "(did you mean 'json'?)"]
