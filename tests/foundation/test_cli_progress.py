@@ -36,10 +36,8 @@ def _run(env: dict[str, str], *args: str) -> tuple[str, list[dict[str, object]]]
 
 @pytest.mark.parametrize(("args", "first", "last"), [
     (("purge",), "counting (dry run) 0 rows: started, 0 to do", "counting (dry run) 0 rows: finished 0/0"),
-    (("purge", "--apply"), "purging 0 rows: started, 0 to do", "purging 0 rows: finished 0/0"),
     (("rotate-keys",), "re-encrypting 0 blobs under", "re-sealing templates: finished 0/0"),
     (("fsck",), "fsck: listing rows and blobs", "fsck: finished in"),
-    (("sweep",), "sweep: started", "sweep: finished in"),
     (("sweep", "--purge", "--fsck"), "sweep: purge and fsck started", "sweep: finished in"),
 ])
 def test_long_commands_log_where_they_are(env, args, first, last):
@@ -48,6 +46,8 @@ def test_long_commands_log_where_they_are(env, args, first, last):
     messages = [str(record["message"]) for record in records if record["level"] == "INFO"]
     assert any(message.startswith(first) for message in messages), messages
     assert any(message.startswith(last) for message in messages), messages
+    if args[0] == "sweep":
+        assert messages[0] == "sweep: started"
     assert "{" not in stdout  # the result on stdout, the log lines on stderr
 
 
