@@ -611,6 +611,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "inspections.to_review": {"zh": "待审核", "en": "To review"},
     "zones.title": {"zh": "电子围栏", "en": "Zones"},
     "zones.manage": {"zh": "电子围栏（{count} 个）", "en": "Zones ({count})"},
+    "zones.edit": {"zh": "管理电子围栏", "en": "Manage the zones"},
     "zones.home_implicit": {"zh": "登记的住所范围自动作为活动区域，无需另设。",
                             "en": "The registered home area always counts as an allowed area."},
     "zones.home_area": {"zh": "住所范围", "en": "the home area"},
