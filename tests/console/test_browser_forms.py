@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from tests.console.test_browser import browser, live_server, login, new_page, screenshot  # noqa: F401
+from tests.console import test_browser
+from tests.console.test_browser import login, screenshot
+
+# The Chromium fixtures of the main browser test module, shared rather than copied.
+browser = test_browser.browser
+live_server = test_browser.live_server
+new_page = test_browser.new_page
 
 pytestmark = [pytest.mark.browser]
 
