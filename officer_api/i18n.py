@@ -691,6 +691,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "attendance_source.officer": {"zh": "工作人员代录", "en": "Recorded by an officer"},
     "attendance_decision.confirm": {"zh": "确认", "en": "confirmed"},
     "attendance_decision.reject": {"zh": "不予认定", "en": "rejected"},
+    "attendance_action.confirm": {"zh": "确认", "en": "Confirm"},
+    "attendance_action.reject": {"zh": "不予认定", "en": "Reject"},
     "form.activity.kind": {"zh": "请选择活动类型。", "en": "Choose the kind of session."},
     "form.activity.title": {"zh": "请填写名称（最多 200 字）。", "en": "Enter a title (at most 200 characters)."},
     "form.activity.venue": {"zh": "请填写地点名称、纬度、经度和半径。",
