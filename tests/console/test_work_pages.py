@@ -262,3 +262,19 @@ def test_talk_recorded_from_the_person_page_listed_without_its_note(officer_cons
     assert "情绪低落，建议每周复谈" in note_page
     assert [a for a, _t, _i in audit_actions(db_session) if a.startswith("talk.")] == ["talk.recorded",
                                                                                         "talk.note_viewed"]
+
+
+def test_a_county_admin_schedules_a_session_for_another_office(console, world, db_session):
+    there = make_person(db_session, world.other_office, "P002", supervision_level="strict")
+    make_person(db_session, world.office, "P003", supervision_level="strict")
+    console.login("admin1")
+    form = _text(console.get("/console/activities"))
+    assert '<option value="O2">' in form
+
+    created = console.post("/console/activities", {**SESSION, "office": "O2", "levels": "strict"})
+    unknown = console.post("/console/activities", {**SESSION, "office": "X1", "levels": "strict"})
+
+    assert created.status_code == 303 and unknown.status_code == 404
+    activity = db_session.scalars(select(Activity)).one()
+    assert activity.office_id == world.other_office.id
+    assert set(db_session.scalars(select(ActivityInvitation.person_id))) == {there.id}
