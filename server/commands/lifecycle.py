@@ -136,12 +136,14 @@ def fsck(repair: bool, grace_minutes: int) -> None:
 
     from supervision import fsck as checks
 
-    with _context() as (_config, db, blobs):
+    with _context() as (config, db, blobs):
         now = _now()
         started = time.monotonic()
         log.info("fsck: listing rows and blobs", extra={"task": "fsck"})
+        lease = timedelta(seconds=float(config["IDEMPOTENCY_LEASE_SECONDS"]))
         with db.transaction() as session:
-            report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes))
+            report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes),
+                                        lease=lease)
             if repair:
                 checks.repair_orphans(blobs=blobs, report=report)
             checks.record_fsck(session=session, now=now, report=report, repair=repair)
