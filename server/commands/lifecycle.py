@@ -129,7 +129,7 @@ def rotate_keys(batch: int) -> None:
 @click.command("fsck")
 @click.option("--repair", is_flag=True, help="Delete orphaned blobs (no row points to them)")
 @click.option("--grace-minutes", default=60, show_default=True, type=click.IntRange(min=0),
-              help="Blobs younger than this are never orphans (uploads in flight)")
+              help="Blobs younger than this are orphans only when their idempotent request is over (else: in flight)")
 def fsck(repair: bool, grace_minutes: int) -> None:
     """Find rows pointing to missing blobs and blobs no row points to; --repair removes the orphans."""
     from datetime import timedelta
