@@ -7,8 +7,8 @@ S seconds while sampling the resident memory of every gunicorn worker (/proc/<pi
 kernel's peak, VmHWM, is reset before each phase through /proc/<pid>/clear_refs). Prints per phase: requests, status
 codes, p50/p95 latency and peak worker memory, absolute and over the warm baseline; target: no worker grows by 300 MB
 with 8 concurrent hostile PNGs (a few-KB PNG declaring 8000 x 8000 pixels, which used to cost ~600 MB and 1 s to
-decode). The face models alone keep a warm worker at 370-480 MB, so an absolute 300 MB cannot be met by any upload
-limit.
+decode). The face models (shared with the arbiter, which loads them before it forks) keep a warm worker's RSS at
+~330 MB, its PSS at ~195 MB, so an absolute 300 MB RSS cannot be met by any upload limit.
 
 Run: .venv/bin/python bench/hostile_upload_bench.py [--seconds 20] [-c 8] [--workers 2] [--threads 2] [--all]
 Without --all only the hostile PNG phase and the mixed phase run. Needs ../shared/faces for the warm-up photo.

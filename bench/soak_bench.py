@@ -89,7 +89,8 @@ def checkin_once(api: Api, token: str, key: str, body: bytes, content_type: str)
         raw = response.read()
         parsed = json.loads(raw) if raw and "json" in (response.getheader("Content-Type") or "") else raw
         return response.status, parsed, time.perf_counter() - started, response.getheader("Retry-After") or ""
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # Refused, reset, or cut mid-answer (IncompleteRead) by the killed worker: the phone retries.
         return 0, None, time.perf_counter() - started, ""
     finally:
         connection.close()

@@ -12,22 +12,35 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from officer_api import console_auth, console_persons, console_report, console_review, console_work
+from officer_api import (
+    console_activities,
+    console_auth,
+    console_pages,
+    console_persons,
+    console_report,
+    console_review,
+    console_work,
+)
 from officer_api.console_session import (
     CSRF_FIELD,
     csrf_token,
     csrf_valid,
+    distance,
     end_login,
-    enum_label,
     error_text,
     lang,
     load_actor,
     local_time,
     notices,
     notify,
+    number,
+    percent,
     suggestion_reason,
     t,
+    template_translators,
+    zone,
 )
+from officer_api.i18n import init_babel
 from supervision import reviews
 from supervision.errors import AppError
 from supervision.persons import shown_name
@@ -77,6 +90,24 @@ _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
     ("/video-inspections/<int:task_id>", "inspection", console_work.inspection_detail, ("GET",)),
     ("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>", "key_frame", console_work.key_frame, ("GET",)),
     ("/video-inspections/<int:task_id>/review", "review_inspection", console_work.review_inspection, ("POST",)),
+    ("/video-inspections", "inspections", console_pages.inspection_list, ("GET",)),
+    ("/persons/new", "person_new", console_pages.person_new, ("GET",)),
+    ("/persons/new", "create_person", console_pages.create_person, ("POST",)),
+    ("/persons/<int:person_id>/edit", "person_edit", console_pages.person_edit, ("GET",)),
+    ("/persons/<int:person_id>/edit", "update_person", console_pages.update_person, ("POST",)),
+    ("/persons/<int:person_id>/zones", "zones", console_pages.zone_list, ("GET",)),
+    ("/persons/<int:person_id>/zones", "create_zone", console_pages.create_zone, ("POST",)),
+    ("/persons/<int:person_id>/zones/<int:zone_id>/delete", "delete_zone", console_pages.delete_zone, ("POST",)),
+    ("/activities", "activities", console_activities.activity_list, ("GET",)),
+    ("/activities", "create_activity", console_activities.create_activity, ("POST",)),
+    ("/activities/<int:activity_id>", "activity", console_activities.activity_detail, ("GET",)),
+    ("/activities/<int:activity_id>/attendance", "record_attendance", console_activities.record_attendance,
+     ("POST",)),
+    ("/activities/<int:activity_id>/attendance/<int:attendance_id>/review", "review_attendance",
+     console_activities.review_attendance, ("POST",)),
+    ("/persons/<int:person_id>/talks/new", "talk_new", console_activities.talk_new, ("GET",)),
+    ("/persons/<int:person_id>/talks", "record_talk", console_activities.record_talk, ("POST",)),
+    ("/talks/<int:talk_id>", "talk", console_activities.talk_detail, ("GET",)),
 ]
 
 for _rule, _endpoint, _view, _methods in _ROUTES:
@@ -93,6 +124,9 @@ def _configure_cookies(state: BlueprintSetupState) -> None:
     app.config["SESSION_COOKIE_SECURE"] = env not in ("development", "testing")
     app.config["SESSION_COOKIE_PATH"] = "/console"
     app.config["SESSION_COOKIE_NAME"] = "checkin_console"
+    # Pages are translated and dates and numbers formatted by Flask-Babel in the session's language and the
+    # officer's office time zone.
+    init_babel(app, locale_selector=lang, timezone_selector=zone)
 
 
 @console_bp.before_request
@@ -127,9 +161,10 @@ def _harden(response: Response) -> Response:
 
 @console_bp.context_processor
 def _template_helpers() -> dict[str, Any]:
+    page_t, page_label = template_translators()
     return {
-        "t": t,
-        "label": enum_label,
+        "t": page_t,
+        "label": page_label,
         "lang": lang(),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token,
@@ -138,6 +173,9 @@ def _template_helpers() -> dict[str, Any]:
         "notices": notices,
         "undo_seconds": int(reviews.UNDO_WINDOW.total_seconds()),
         "suggestion_reason": suggestion_reason,
+        "number": number,
+        "percent": percent,
+        "distance": distance,
         # Every person's name in a page goes through this: a minor's is masked (supervision.persons.shown_name).
         "person_name": shown_name,
     }

@@ -12,10 +12,24 @@ from werkzeug.wrappers import Response
 from officer_api import console_work
 from officer_api.alerts import duty_policy
 from officer_api.console_charts import trail_map
+from officer_api.console_forms import local_input
 from officer_api.console_session import console_actor, enum_label, error_text, notify, t, zone
-from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel
+from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel, TalkKind
 from storage.models import Account, Person
-from supervision import alerts, audit, checkins, duties, faces, leave, persons, reports, sanctions, tasks, tracking
+from supervision import (
+    alerts,
+    audit,
+    checkins,
+    duties,
+    faces,
+    leave,
+    persons,
+    reports,
+    sanctions,
+    talks,
+    tasks,
+    tracking,
+)
 from supervision.audit import AuditAction
 from supervision.errors import AppError, UnusableImage
 from supervision.evidence import EvidenceError
@@ -87,6 +101,10 @@ def person_detail(person_id: int) -> str:
         "lines": audit.collapse_repeats(audit.list_events(session=session, actor=actor, person_id=person.id,
                                                           limit=30)),
         "tracking": tracking.active_tracking(session, person, at),
+        "zone_count": len(tracking.list_zones(session=session, person=person)),
+        "talks": talks.list_talks(session=session, person_id=person.id, limit=20),
+        "talk_kinds": list(TalkKind),
+        "now_input": local_input(at),
     }
     return render_template("console/person.html", **context)
 

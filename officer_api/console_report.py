@@ -9,9 +9,9 @@ from markupsafe import Markup
 
 from officer_api.alerts import duty_policy
 from officer_api.console_charts import bar_chart
-from officer_api.console_session import console_actor, enum_label, t, zone
+from officer_api.console_session import console_actor, enum_label, number, percent, t, zone
 from supervision import reports
-from supervision.reports import DistrictReport, ReportPeriod, ReportRow
+from supervision.reports import DistrictReport, ReportPeriod, ReportRow, SheetText
 from web.db import db_session, now
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,6 +53,15 @@ def row_labels(row: ReportRow) -> tuple[str, str]:
     return section, enum_label(row.group, row.item)
 
 
+def shown_value(row: ReportRow) -> str:
+    """A report value as the page shows it: percentages with %, counts and hours in the locale's digits."""
+    if row.value is None:
+        return reports.NO_DATA
+    if row.item.endswith("_pct"):
+        return percent(row.value)
+    return number(row.value, 2)
+
+
 def _build(period: ReportPeriod) -> DistrictReport:
     return reports.district_report(session=db_session(), actor=console_actor(), period=period, now=now(),
                                    duty_policy=duty_policy())
@@ -82,14 +91,27 @@ def report_page() -> tuple[str, int] | str:
     except PeriodError:
         return render_template("console/error.html", message=t("error.invalid_date"), status=400), 400
     report = _build(period)
-    sections: dict[str, list[tuple[str, str, float]]] = {}
+    sections: dict[str, list[tuple[str, str, str]]] = {}
     for row in report.rows():
         section_label, item_label = row_labels(row)
-        sections.setdefault(row.section, []).append((section_label, item_label, row.value))
-    scope = (t("report.scope_county", county=report.county or "") if report.scope == "county"
-             else t("report.scope_office"))
+        sections.setdefault(row.section, []).append((section_label, item_label, shown_value(row)))
     return render_template("console/report.html", report=report, period=period, sections=sections,
-                           charts=charts(report), scope=scope)
+                           charts=charts(report), scope=scope_text(report))
+
+
+def scope_text(report: DistrictReport) -> str:
+    """Whose numbers these are: the county of a county report, else this office (with its name)."""
+    if report.scope == "county":
+        return t("report.scope_county", county=report.county or "")
+    names = " ".join(name for _code, name, _n in report.by_office)
+    return f"{t('report.scope_office')} {names}".strip()
+
+
+def sheet_text(report: DistrictReport) -> SheetText:
+    """The Excel report's title, scope and period line and column headers in the page language."""
+    period = f"{t('report.period')} {report.period.start.isoformat()} – {report.period.end.isoformat()}"
+    return SheetText(title=t("report.title"), subtitle=f"{t('report.scope', scope=scope_text(report))} · {period}",
+                     item_header=t("report.item"), value_header=t("report.value"), note=t("report.register_note"))
 
 
 def _download(data: bytes, mimetype: str, period: ReportPeriod, extension: str) -> Response:
@@ -109,10 +131,11 @@ def report_csv() -> tuple[str, int] | Response:
 
 
 def report_xlsx() -> tuple[str, int] | Response:
-    """The report rows as an Excel workbook."""
+    """The report as an Excel workbook laid out as the report table (title, sections, values in words and %)."""
     try:
         period = requested_period()
     except PeriodError:
         return render_template("console/error.html", message=t("error.invalid_date"), status=400), 400
-    data = reports.report_xlsx(_build(period), row_labels, title=t("report.title"))
+    report = _build(period)
+    data = reports.report_xlsx(report, row_labels, sheet_text(report))
     return _download(data, XLSX_TYPE, period, "xlsx")

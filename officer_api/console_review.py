@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -17,6 +17,7 @@ from storage.models import Checkin, LeaveRequest, Person
 from supervision import checkins, reports, reviews
 from supervision.errors import AppError, Conflict, ValidationFailed
 from supervision.evidence import EvidenceError
+from verification.settings import EngineSettings, QualityGates
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
 
@@ -35,6 +36,95 @@ class Evidence:
     quality: list[tuple[str, Any]]
     map_svg: Markup | None
     match: dict[str, Any]
+    face: Verdict | None = None  # the face comparison in words (raw distance and thresholds one click away)
+    quality_words: tuple[Verdict, ...] = ()  # what the photo's quality numbers mean for the officer
+    liveness: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Words an officer can act on: a catalogue key, its placeholders and a tone ("ok", "warn", "bad")."""
+
+    key: str
+    tone: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def face_verdict(match: dict[str, Any] | None) -> Verdict | None:
+    """The face distance read against the engine's thresholds: same person, unsure, or someone else."""
+    match = match or {}
+    distance, verify, reject = (match.get(k) for k in ("distance", "verify_threshold", "reject_threshold"))
+    if not isinstance(distance, int | float):
+        return Verdict("face.not_compared", "warn") if match else None
+    if isinstance(verify, int | float) and isinstance(reject, int | float):
+        if distance <= verify:
+            return Verdict("face.same", "ok")
+        if distance > reject:
+            return Verdict("face.different", "bad")
+        return Verdict("face.unsure", "warn")
+    band = {"verified": Verdict("face.same", "ok"), "rejected": Verdict("face.different", "bad")}
+    return band.get(str(match.get("band")), Verdict("face.unsure", "warn"))
+
+
+def _checkin_gates() -> QualityGates:
+    engine = current_app.config.get("CHECKIN", {}).get("FACE_ENGINE")
+    return (engine if isinstance(engine, EngineSettings) else EngineSettings()).gates("checkin")
+
+
+# Margins above a check-in gate inside which a photo passed but is worth a word (a retake would help).
+NEAR_GATE = 1.5
+NEAR_BRIGHT = 20.0
+TURNED_DEGREES = 20.0
+
+
+def quality_verdicts(quality: dict[str, Any] | None, gates: QualityGates) -> tuple[Verdict, ...]:
+    """The photo's quality numbers in words, measured against the check-in gates the engine applies."""
+    quality = quality or {}
+
+    def value(key: str) -> float | None:
+        raw = quality.get(key)
+        return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
+    words: list[Verdict] = []
+    faces = value("faces_detected")
+    if faces is not None and faces == 0:
+        words.append(Verdict("quality_word.no_face", "bad"))
+    elif faces is not None and faces > 1:
+        words.append(Verdict("quality_word.several_faces", "warn", {"n": int(faces)}))
+    size = value("face_px")
+    if size is not None and size < gates.min_face_px:
+        words.append(Verdict("quality_word.too_small", "bad"))
+    elif size is not None and size < gates.min_face_px * NEAR_GATE:
+        words.append(Verdict("quality_word.small", "warn"))
+    light = value("brightness")
+    if light is not None and light < gates.min_brightness:
+        words.append(Verdict("quality_word.too_dark", "bad"))
+    elif light is not None and light < gates.min_brightness + NEAR_BRIGHT:
+        words.append(Verdict("quality_word.dark", "warn"))
+    elif light is not None and light > gates.max_brightness:
+        words.append(Verdict("quality_word.too_bright", "bad"))
+    elif light is not None and light > gates.max_brightness - NEAR_BRIGHT:
+        words.append(Verdict("quality_word.bright", "warn"))
+    sharp = value("blur")
+    if sharp is not None and sharp < gates.min_blur:
+        words.append(Verdict("quality_word.blurred", "bad"))
+    elif sharp is not None and sharp < gates.min_blur * NEAR_GATE:
+        words.append(Verdict("quality_word.soft", "warn"))
+    yaw = value("yaw")
+    if yaw is not None and gates.max_yaw_degrees is not None and abs(yaw) > gates.max_yaw_degrees:
+        words.append(Verdict("quality_word.turned_away", "bad"))
+    elif yaw is not None and abs(yaw) > TURNED_DEGREES:
+        words.append(Verdict("quality_word.turned", "warn"))
+    if not words and any(value(key) is not None for key in QUALITY_KEYS):
+        words.append(Verdict("quality_word.good", "ok"))
+    return tuple(words)
+
+
+def liveness_verdict(liveness: dict[str, Any] | None) -> Verdict | None:
+    """Whether the liveness check passed, in words."""
+    if not isinstance(liveness, dict) or "passed" not in liveness:
+        return None
+    return Verdict("liveness.passed", "ok") if liveness.get("passed") else Verdict("liveness.failed", "bad")
 
 
 def quality_rows(quality: dict[str, Any] | None) -> list[tuple[str, Any]]:
@@ -66,7 +156,9 @@ def evidence_for(session: Session, checkin: Checkin) -> Evidence:
     assert person is not None
     return Evidence(checkin=checkin, person=person, reference_id=checkin.best_reference_id,
                     quality=quality_rows(checkin.quality), map_svg=_location_svg(session, checkin, person),
-                    match=checkin.match or {})
+                    match=checkin.match or {}, face=face_verdict(checkin.match),
+                    quality_words=quality_verdicts(checkin.quality, _checkin_gates()),
+                    liveness=liveness_verdict(checkin.liveness))
 
 
 def queue() -> str:

@@ -10,17 +10,24 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import flask_babel
+from babel import Locale
+from babel.dates import format_datetime
+from babel.numbers import format_decimal, format_percent
+from babel.units import format_unit
 from flask import current_app, flash, g, get_flashed_messages, request, session
 from sqlalchemy.orm import Session
 
-from officer_api.i18n import label, normalise_language, translate
+from officer_api.i18n import fill, normalise_language
 from storage.models import Account
 from supervision import accounts
 from supervision.actors import Actor
 from supervision.errors import AppError, TokenRevoked
+from supervision.reports import NO_DATA
 from web.auth import client_ip
 from web.db import db_session, now
 
@@ -39,14 +46,44 @@ def lang() -> str:
     return normalise_language(session.get(LANG_KEY))
 
 
+def translations() -> Any:
+    """This request's gettext translations from Flask-Babel (looked up once per request: pages call t() hundreds
+    of times, and each Flask-Babel gettext call walks its request context again)."""
+    found = g.get("console_translations")
+    if found is None:
+        found = g.console_translations = flask_babel.get_translations()
+    return found
+
+
 def t(key: str, **values: Any) -> str:
-    """Translate a catalogue key into the session's language."""
-    return translate(key, lang(), **values)
+    """Translate a catalogue key into the session's language; the key itself when no catalogue has it."""
+    return fill(translations().gettext(key), values)
 
 
 def enum_label(group: str, value: str | None) -> str:
-    """The label of an enum value in the session's language."""
-    return label(group, value, lang())
+    """The label of an enum value in the session's language; the raw value when it has none."""
+    if value is None:
+        return ""
+    key = f"{group}.{value}"
+    text = translations().gettext(key)
+    return value if text == key else text
+
+
+def template_translators() -> tuple[Any, Any]:
+    """t and label for one page render, bound to this request's translations."""
+    gettext = translations().gettext
+
+    def page_t(key: str, **values: Any) -> str:
+        return fill(gettext(key), values)
+
+    def page_label(group: str, value: str | None) -> str:
+        if value is None:
+            return ""
+        key = f"{group}.{value}"
+        text = gettext(key)
+        return value if text == key else text
+
+    return page_t, page_label
 
 
 def notify(key: str, category: str = "ok", *, target: str | None = None, undo: str | None = None,
@@ -194,11 +231,81 @@ def zone() -> ZoneInfo:
     return g.console_zone
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC timestamp shown in the office's local time."""
+# Named time formats (CLDR patterns). Digits-only, year first in both languages: officers compare these with the
+# date inputs of the filters, and CLDR's short English form ("12/1/26, 4:11 PM") is ambiguous.
+TIME_FORMATS = {
+    "datetime": "yyyy-MM-dd HH:mm",
+    "seconds": "yyyy-MM-dd HH:mm:ss",
+    "date": "yyyy-MM-dd",
+    "time": "HH:mm",
+    "time_seconds": "HH:mm:ss",
+}
+_STRFTIME = {"%Y": "yyyy", "%y": "yy", "%m": "MM", "%d": "dd", "%H": "HH", "%I": "hh", "%M": "mm", "%S": "ss",
+             "%p": "a", "%b": "MMM", "%B": "MMMM", "%a": "EEE", "%A": "EEEE", "%j": "DDD", "%Z": "zzz", "%z": "Z",
+             "%%": "%"}
+
+
+@lru_cache(maxsize=64)
+def _cldr_pattern(fmt: str) -> str:
+    """A CLDR date pattern for a named format, a strftime format (%Y-%m-%d ...) or a CLDR pattern."""
+    if fmt in TIME_FORMATS:
+        return TIME_FORMATS[fmt]
+    if "%" not in fmt:
+        return fmt
+    out: list[str] = []
+    i = 0
+    while i < len(fmt):
+        token = fmt[i:i + 2]
+        if token in _STRFTIME:
+            out.append(_STRFTIME[token])
+            i += 2
+            continue
+        char = fmt[i]
+        # Letters are pattern symbols in CLDR; literal ones are quoted.
+        out.append(f"'{char}'" if char.isalpha() else ("''" if char == "'" else char))
+        i += 1
+    return "".join(out)
+
+
+def babel_locale() -> Locale:
+    """The Babel locale of this request's pages (Flask-Babel's, from the session language; looked up once)."""
+    found = g.get("console_locale")
+    if found is None:
+        found = g.console_locale = flask_babel.get_locale() or Locale.parse(lang())
+    return found
+
+
+def local_time(value: datetime | None, fmt: str = "datetime") -> str:
+    """A UTC timestamp shown in the office's local time, formatted by Babel (fmt: a TIME_FORMATS name, a strftime
+    format as older templates pass, or a CLDR pattern)."""
     if value is None:
         return ""
-    return value.astimezone(zone()).strftime(fmt)
+    return format_datetime(value.astimezone(zone()), _cldr_pattern(fmt), locale=babel_locale())
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A number in the page's locale with at most digits decimals (integers as integers); other values as text."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "" if value is None else str(value)
+    pattern = "#,##0" + ("." + "#" * digits if digits > 0 and not isinstance(value, int) else "")
+    return format_decimal(value, pattern, locale=babel_locale())
+
+
+def percent(value: float | None) -> str:
+    """A share given in percent (85.3) as "85.3%"; "—" when there is no data."""
+    if value is None:
+        return NO_DATA
+    return format_percent(float(value) / 100.0, "#,##0.#%", locale=babel_locale())
+
+
+def distance(meters: float | None) -> str:
+    """A distance in metres up to 1,000 m, in kilometres (one decimal) past that, in the page's language."""
+    if meters is None:
+        return ""
+    locale = babel_locale()
+    if abs(meters) < 1000:
+        return format_unit(round(meters), "length-meter", length="short", format="#,##0", locale=locale)
+    return format_unit(meters / 1000.0, "length-kilometer", length="short", format="#,##0.#", locale=locale)
 
 
 def error_text(error: AppError) -> str:

@@ -148,8 +148,21 @@ def evidence_lines(alert: Alert) -> list[tuple[str, str]]:
             value = evidence[key]
             if key == "reasons":
                 value = ", ".join(enum_label("reason", str(r)) for r in value)
-            lines.append((key, str(value)))
+            lines.append((key, evidence_time(value)))
     return lines
+
+
+def evidence_time(value: object) -> str:
+    """An evidence value as text; a stored UTC timestamp (ISO 8601 with an offset) in the office's local time."""
+    text = str(value)
+    if isinstance(value, str) and len(text) >= 16 and text[4:5] == "-" and "T" in text:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if moment.tzinfo is not None:
+            return local_time(moment, "seconds")
+    return text
 
 
 def resolve_alert(alert_id: int) -> Response:

@@ -1,598 +1,33 @@
-"""The console's UI strings in one catalogue: Chinese by default, English on request.
+"""The console's UI strings: gettext catalogues (officer_api/translations/<lang>/LC_MESSAGES/messages.po) served
+through Flask-Babel, Chinese by default, English on request.
 
-Keys are dotted names; enum values are looked up as "<group>.<value>" (e.g. "reason.outside_area"), so a new
-status shows its raw code until a translation is added here, never an error.
+Message ids are dotted keys ("nav.review"); enum values are looked up as "<group>.<value>" (e.g.
+"reason.outside_area"), so a new status shows its raw code until a translation is added, never an error.
+Placeholders are python-format ("%(name)s").
+
+There is no build step: the .po files are compiled in memory (babel's read_po + write_mo, loaded as
+GNUTranslations) the first time a language is used in a process, so an edited catalogue can never be shadowed by a
+stale .mo file. English falls back to Chinese, and a key in neither catalogue is shown as the key itself.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator, Mapping
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+from flask import Flask
+from flask_babel import Babel, Domain, get_locale
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
-
-MESSAGES: dict[str, dict[str, str]] = {
-    # Frame and navigation
-    "app.title": {"zh": "社区矫正签到 · 工作人员平台", "en": "Community corrections · officer console"},
-    "app.short": {"zh": "矫正签到", "en": "Check-in console"},
-    "nav.review": {"zh": "审核队列", "en": "Review queue"},
-    "nav.persons": {"zh": "矫正对象", "en": "Persons"},
-    "nav.leave": {"zh": "请假审批", "en": "Leave"},
-    "nav.alerts": {"zh": "预警", "en": "Alerts"},
-    "nav.report": {"zh": "统计报表", "en": "Report"},
-    "nav.audit": {"zh": "审计日志", "en": "Audit log"},
-    "nav.logout": {"zh": "退出登录", "en": "Log out"},
-    "nav.language": {"zh": "English", "en": "中文"},
-    "nav.skip": {"zh": "跳到正文", "en": "Skip to content"},
-    "role.officer": {"zh": "工作人员", "en": "Officer"},
-    "role.admin": {"zh": "县级管理员", "en": "County admin"},
-    "role.person": {"zh": "矫正对象", "en": "Person"},
-    "role.system": {"zh": "系统", "en": "System"},
-    # Login and session
-    "login.title": {"zh": "登录", "en": "Log in"},
-    "login.username": {"zh": "用户名", "en": "Username"},
-    "login.password": {"zh": "密码", "en": "Password"},
-    "login.submit": {"zh": "登录", "en": "Log in"},
-    "login.failed": {"zh": "用户名或密码错误。矫正对象请使用手机应用签到。",
-                     "en": "Username or password is wrong. Supervised persons use the phone app."},
-    "login.locked": {"zh": "登录尝试过多，请稍后再试。", "en": "Too many login attempts. Try again later."},
-    "login.hint": {"zh": "仅限司法所工作人员和县级管理员使用。",
-                   "en": "For office staff and county administrators only."},
-    "session.logged_out": {"zh": "您已退出登录。", "en": "You have logged out."},
-    "session.expired": {"zh": "长时间未操作，已自动退出，请重新登录。",
-                        "en": "You were logged out after a period of inactivity. Log in again."},
-    "session.required": {"zh": "请先登录。", "en": "Please log in."},
-    "csrf.failed": {"zh": "表单已失效或缺少安全令牌，请刷新页面后重试。",
-                    "en": "The form has expired or lacks its security token. Reload the page and try again."},
-    # Errors
-    "error.title": {"zh": "出错了", "en": "Something went wrong"},
-    "error.not_found": {"zh": "未找到该记录，或不在您的管辖范围内。",
-                        "en": "Not found, or not within your area of responsibility."},
-    "error.forbidden": {"zh": "您无权执行此操作。", "en": "You may not do this."},
-    "error.bad_request": {"zh": "请求无效。", "en": "The request is invalid."},
-    "error.too_large": {"zh": "上传的文件过大。", "en": "The upload is too large."},
-    "error.rate_limited": {"zh": "请求过于频繁，请稍后再试。", "en": "Too many requests. Try again later."},
-    "error.generic": {"zh": "操作失败：{detail}", "en": "The request failed: {detail}"},
-    "error.back": {"zh": "返回", "en": "Back"},
-    "error.invalid_date": {"zh": "日期格式应为 YYYY-MM-DD，且开始不晚于结束。",
-                           "en": "Dates must be YYYY-MM-DD and the start not after the end."},
-    # Common words
-    "common.none": {"zh": "无", "en": "none"},
-    "common.yes": {"zh": "是", "en": "yes"},
-    "common.no": {"zh": "否", "en": "no"},
-    "common.all": {"zh": "全部", "en": "All"},
-    "common.filter": {"zh": "筛选", "en": "Filter"},
-    "common.next_page": {"zh": "下一页", "en": "Next page"},
-    "common.first_page": {"zh": "第一页", "en": "First page"},
-    "common.note": {"zh": "备注", "en": "Note"},
-    "common.submit": {"zh": "提交", "en": "Submit"},
-    "common.time": {"zh": "时间", "en": "Time"},
-    "common.status": {"zh": "状态", "en": "Status"},
-    "common.person": {"zh": "矫正对象", "en": "Person"},
-    "common.office": {"zh": "司法所", "en": "Office"},
-    "common.details": {"zh": "详情", "en": "Details"},
-    "common.count": {"zh": "数量", "en": "Count"},
-    "common.total": {"zh": "合计", "en": "Total"},
-    "common.id": {"zh": "编号", "en": "No."},
-    "common.empty": {"zh": "暂无记录。", "en": "Nothing here."},
-    "common.minutes": {"zh": "分钟", "en": "minutes"},
-    "common.meters": {"zh": "{value} 米", "en": "{value} m"},
-    "common.open": {"zh": "打开", "en": "Open"},
-    # Review queue
-    "review.title": {"zh": "签到审核队列", "en": "Check-in review queue"},
-    "review.tab_needs_review": {"zh": "待审核", "en": "Needs review"},
-    "review.tab_rejected": {"zh": "自动拒绝（待确认）", "en": "Auto-rejected (to confirm)"},
-    "review.count": {"zh": "共 {count} 条，最早的在前。", "en": "{count} in the queue, oldest first."},
-    "review.empty": {"zh": "队列已清空，没有待审核的签到。", "en": "The queue is empty: no check-ins wait for review."},
-    "review.selfie": {"zh": "签到自拍", "en": "Selfie"},
-    "review.reference": {"zh": "最相近的登记照片", "en": "Best-matching reference"},
-    "review.no_reference": {"zh": "无可比对的登记照片", "en": "No reference photo to compare"},
-    "review.no_photo": {"zh": "未保存照片", "en": "No stored photo"},
-    "review.distance": {"zh": "人脸距离", "en": "Face distance"},
-    "review.thresholds": {"zh": "通过 ≤ {verify}，拒绝 > {reject}", "en": "verified ≤ {verify}, rejected > {reject}"},
-    "review.band": {"zh": "比对结果", "en": "Match band"},
-    "review.quality": {"zh": "照片质量", "en": "Photo quality"},
-    "review.reasons": {"zh": "需审核原因", "en": "Reasons"},
-    "review.captured": {"zh": "拍摄时间", "en": "Captured"},
-    "review.received": {"zh": "接收时间", "en": "Received"},
-    "review.location": {"zh": "位置", "en": "Location"},
-    "review.home_distance": {"zh": "距住所 {value}", "en": "{value} from home"},
-    "review.accuracy": {"zh": "定位精度 ±{value} 米", "en": "accuracy ±{value} m"},
-    "review.no_home": {"zh": "未登记住所范围", "en": "No home area registered"},
-    "review.device": {"zh": "设备", "en": "Device"},
-    "review.device_bound": {"zh": "已绑定手机", "en": "Bound phone"},
-    "review.device_unbound": {"zh": "未绑定的设备", "en": "Device not bound"},
-    "review.accept": {"zh": "确认通过", "en": "Accept"},
-    "review.reject": {"zh": "确认违规", "en": "Reject"},
-    "review.note_placeholder": {"zh": "拒绝时必须填写理由", "en": "A reason is required to reject"},
-    "review.accepted": {"zh": "签到 #{id} 已确认通过。", "en": "Check-in #{id} accepted."},
-    "review.rejected": {"zh": "签到 #{id} 已确认为违规。", "en": "Check-in #{id} rejected as a violation."},
-    "review.accepted_undo": {"zh": "签到 #{id} 已确认通过。{minutes} 分钟内可撤销。",
-                             "en": "Check-in #{id} accepted. You can undo this for {minutes} min."},
-    "review.rejected_undo": {"zh": "签到 #{id} 已确认为违规。{minutes} 分钟内可撤销。",
-                             "en": "Check-in #{id} rejected as a violation. You can undo this for {minutes} min."},
-    "review.undo": {"zh": "撤销", "en": "Undo"},
-    "review.undone": {"zh": "已撤销对签到 #{id} 的审核结论，该签到已回到审核队列。",
-                      "en": "The decision on check-in #{id} was undone: it is back in the review queue."},
-    "review.undo_refused": {"zh": "无法撤销对签到 #{id} 的审核：{reason}",
-                            "en": "The decision on check-in #{id} cannot be undone: {reason}"},
-    "problem.nothing_to_undo": {"zh": "该签到没有可撤销的审核结论。", "en": "there is no decision to undo."},
-    "problem.undo_expired": {"zh": "已超过可撤销的时限。", "en": "the time to undo it has passed."},
-    "problem.undo_not_yours": {"zh": "只有作出该决定的工作人员本人可以撤销。",
-                               "en": "only the officer who decided may undo it."},
-    "problem.undo_superseded": {"zh": "该结论引发的预警已被处理，不能再撤销。",
-                                "en": "the alert it raised was handled already."},
-    "video.confirm_accept": {"zh": "确认通过此次视频点验？", "en": "Accept this video inspection?"},
-    "audit_action.checkin.review_undone": {"zh": "撤销签到审核", "en": "Check-in review undone"},
-    "common.close": {"zh": "关闭", "en": "Close"},
-    "review.note_required": {"zh": "拒绝签到必须填写理由。", "en": "A note is required to reject a check-in."},
-    "review.already": {"zh": "该签到已被审核，或无需审核。",
-                       "en": "This check-in was already reviewed or needs no review."},
-    "review.shortcuts": {"zh": "快捷键：j/k 下一条/上一条，a 通过，r 填写拒绝理由，? 帮助",
-                         "en": "Keys: j/k next/previous, a accept, r write a reject note, ? help"},
-    "review.decision": {"zh": "审核结论", "en": "Decision"},
-    "review.reviewed_by": {"zh": "审核于 {at}：{decision}", "en": "Reviewed {at}: {decision}"},
-    "review.open_detail": {"zh": "查看完整证据", "en": "Full evidence"},
-    "review.map_title": {"zh": "签到位置与住所范围示意图", "en": "Check-in position relative to the home area"},
-    "review.map_home": {"zh": "住所", "en": "home"},
-    "review.map_leave": {"zh": "请假目的地", "en": "leave"},
-    "review.map_point": {"zh": "签到点", "en": "check-in"},
-    "review.kind": {"zh": "类型", "en": "Kind"},
-    "review.exif": {"zh": "EXIF 信息", "en": "EXIF"},
-    "review.liveness": {"zh": "活体检测", "en": "Liveness"},
-    "review.flags": {"zh": "标记", "en": "Flags"},
-    "review.engine": {"zh": "算法版本", "en": "Engine"},
-    "checkin.title": {"zh": "签到 #{id}", "en": "Check-in #{id}"},
-    # Persons
-    "persons.title": {"zh": "矫正对象", "en": "Supervised persons"},
-    "persons.search": {"zh": "姓名或编号", "en": "Name or code"},
-    "persons.open_alerts_only": {"zh": "仅显示有未处理预警的", "en": "Only with open alerts"},
-    "persons.code": {"zh": "编号", "en": "Code"},
-    "persons.name": {"zh": "姓名", "en": "Name"},
-    "persons.level": {"zh": "管理等级", "en": "Level"},
-    "persons.sentence": {"zh": "矫正类别", "en": "Sentence"},
-    "persons.term": {"zh": "矫正期限", "en": "Term"},
-    "persons.open_alerts": {"zh": "未处理预警", "en": "Open alerts"},
-    "persons.pending_reviews": {"zh": "待审核签到", "en": "Check-ins to review"},
-    "persons.references": {"zh": "登记照片", "en": "References"},
-    "persons.gender": {"zh": "性别", "en": "Sex"},
-    "persons.birth_date": {"zh": "出生日期", "en": "Born"},
-    "persons.employment": {"zh": "就业状况", "en": "Employment"},
-    "persons.home": {"zh": "住所范围", "en": "Home area"},
-    "persons.home_value": {"zh": "{lat}, {lon}，半径 {radius} 米", "en": "{lat}, {lon}, radius {radius} m"},
-    "person.profile": {"zh": "基本信息", "en": "Profile"},
-    "person.references": {"zh": "登记照片", "en": "Reference photos"},
-    "person.references_none": {"zh": "尚未登记照片，签到无法比对人脸。",
-                               "en": "No reference photos yet: check-ins cannot be matched."},
-    "person.references_few": {"zh": "至少需要 {min} 张登记照片（建议 5 张）。",
-                              "en": "At least {min} reference photos are needed (5 recommended)."},
-    "person.enrol": {"zh": "上传登记照片", "en": "Enrol a reference photo"},
-    "person.enrol_photo": {"zh": "照片（JPEG、PNG、WEBP 或 HEIC）", "en": "Photo (JPEG, PNG, WEBP or HEIC)"},
-    "person.enrol_force": {"zh": "与其他照片不一致时仍然登记（须填写说明）",
-                           "en": "Enrol even if unlike the other photos (needs a note)"},
-    "person.enrol_submit": {"zh": "上传并检查", "en": "Upload and check"},
-    "person.enrolled": {"zh": "登记照片已保存（人脸 {face_px} 像素，亮度 {brightness}，清晰度 {blur}）。",
-                        "en": "Reference saved (face {face_px} px, brightness {brightness}, sharpness {blur})."},
-    "person.enrol_missing": {"zh": "请选择一张照片。", "en": "Choose a photo."},
-    "person.enrol_refused": {"zh": "照片未通过检查：{reason}", "en": "The photo was refused: {reason}"},
-    "person.checkins": {"zh": "签到记录", "en": "Check-in history"},
-    "person.compliance": {"zh": "签到履行情况（近 {days} 天）", "en": "Check-in compliance (last {days} days)"},
-    "person.compliance_line": {"zh": "应签到 {total} 次：按时 {met} 次，未签到 {missed} 次，待定 {pending} 次",
-                               "en": "{total} due: {met} met, {missed} missed, {pending} pending"},
-    "person.next_due": {"zh": "下次签到：{start} 至 {end}", "en": "Next check-in: {start} to {end}"},
-    "person.leave": {"zh": "请假记录", "en": "Leave history"},
-    "person.alerts": {"zh": "预警", "en": "Alerts"},
-    "person.sanctions": {"zh": "奖惩记录", "en": "Sanctions"},
-    "person.audit": {"zh": "审计记录", "en": "Audit trail"},
-    "person.tasks": {"zh": "核查任务", "en": "Verification tasks"},
-    "person.spot_check": {"zh": "发起随机抽查", "en": "Start a spot check"},
-    "person.video_inspection": {"zh": "发起视频点验", "en": "Start a video inspection"},
-    "person.respond_within": {"zh": "限时（分钟）", "en": "Answer within (minutes)"},
-    "person.task_created": {"zh": "已发起任务 #{id}，截止 {due}。", "en": "Task #{id} started, due {due}."},
-    "person.all_audit": {"zh": "查看全部审计记录", "en": "Full audit trail"},
-    # Video inspections
-    "video.title": {"zh": "视频点验 #{id}", "en": "Video inspection #{id}"},
-    "video.not_processed": {"zh": "尚未收到或尚未处理完视频。", "en": "No clip yet, or it is still being processed."},
-    "video.key_frames": {"zh": "关键帧", "en": "Key frames"},
-    "video.frame_at": {"zh": "第 {time} 秒 · {reason}", "en": "at {time} s · {reason}"},
-    "video.reviewed": {"zh": "视频点验 #{id}：{decision}。", "en": "Video inspection #{id}: {decision}."},
-    "video.review_note": {"zh": "审核意见（不通过时必填）", "en": "Judgement (required to reject)"},
-    "video.band": {"zh": "结论", "en": "Band"},
-    "video.frames_sampled": {"zh": "抽样帧数", "en": "Frames sampled"},
-    "video.frames_with_face": {"zh": "有人脸的帧", "en": "Frames with a face"},
-    "video.frames_matching": {"zh": "与本人匹配的帧", "en": "Frames matching the person"},
-    "video.frames_person_seen": {"zh": "出现本人的帧", "en": "Frames showing the person"},
-    "video.frames_inconclusive": {"zh": "不确定的帧", "en": "Inconclusive frames"},
-    "video.frames_other_person": {"zh": "出现他人的帧", "en": "Frames with someone else"},
-    "video.frames_multiple_faces": {"zh": "多人同框的帧", "en": "Frames with several faces"},
-    "video.frames_no_face": {"zh": "无人脸的帧", "en": "Frames without a face"},
-    "video.other_identities": {"zh": "其他人数", "en": "Other people seen"},
-    "video.movement": {"zh": "动作", "en": "Movement"},
-    "video.best_distance": {"zh": "最小人脸距离", "en": "Best face distance"},
-    "video.reasons": {"zh": "原因", "en": "Reasons"},
-    "video.late": {"zh": "逾时提交", "en": "Sent late"},
-    "video.error": {"zh": "处理错误", "en": "Processing error"},
-    "video.submitted_at": {"zh": "提交时间", "en": "Submitted"},
-    "video.processed_at": {"zh": "处理时间", "en": "Processed"},
-    "video.open": {"zh": "查看", "en": "Open"},
-    # Leave
-    "leave.title": {"zh": "请假审批", "en": "Leave approvals"},
-    "leave.period": {"zh": "外出时间", "en": "Period"},
-    "leave.days": {"zh": "{days} 天", "en": "{days} days"},
-    "leave.destination": {"zh": "目的地", "en": "Destination"},
-    "leave.reason": {"zh": "事由", "en": "Reason"},
-    "leave.level": {"zh": "审批层级", "en": "Approved by"},
-    "leave.asked_at": {"zh": "申请时间", "en": "Asked"},
-    "leave.used_this_year": {"zh": "本年已用假期", "en": "Leave used this year"},
-    "leave.used_days": {"zh": "{used} 天（上限 {max} 天）", "en": "{used} days (of {max})"},
-    "leave.emergency": {"zh": "紧急", "en": "emergency"},
-    "leave.approve": {"zh": "批准", "en": "Approve"},
-    "leave.reject": {"zh": "不批准", "en": "Reject"},
-    "leave.decided": {"zh": "请假 #{id} 已{decision}。", "en": "Leave request #{id}: {decision}."},
-    "leave.attachment": {"zh": "附件", "en": "Attachment"},
-    "leave.overdue": {"zh": "逾期未销假", "en": "Overdue returns"},
-    "leave.note_placeholder": {"zh": "审批意见（不批准时必填）", "en": "Decision note (required to reject)"},
-    # Alerts and sanctions
-    "alerts.title": {"zh": "预警处理", "en": "Alerts inbox"},
-    "alerts.type": {"zh": "预警类型", "en": "Type"},
-    "alerts.occurred": {"zh": "发生时间", "en": "Occurred"},
-    "alerts.evidence": {"zh": "证据", "en": "Evidence"},
-    "alerts.suggestion": {"zh": "建议处理：{action}", "en": "Suggested next step: {action}"},
-    "alerts.suggestion_why": {"zh": "依据：{why}", "en": "Why: {why}"},
-    "alerts.action": {"zh": "处理方式", "en": "Action"},
-    "alerts.bulk_note": {"zh": "批量处理：勾选预警后填写说明", "en": "Dismiss the ticked alerts with one note"},
-    "alerts.bulk_dismiss": {"zh": "忽略所选预警", "en": "Dismiss selected"},
-    "alerts.select": {"zh": "选择此预警", "en": "Select this alert"},
-    "alerts.dismissed": {"zh": "已忽略 {count} 条预警（{skipped} 条已被他人处理）",
-                         "en": "{count} alerts dismissed ({skipped} already resolved by someone else)"},
-    "alerts.resolve": {"zh": "处理", "en": "Resolve"},
-    "alerts.resolved": {"zh": "预警 #{id} 已处理：{action}。", "en": "Alert #{id} resolved: {action}."},
-    "alerts.note_placeholder": {"zh": "处理理由（将作为证据保存）", "en": "Why (kept as evidence)"},
-    "alerts.resolution": {"zh": "处理结果", "en": "Resolution"},
-    "sanction.record": {"zh": "记录处罚", "en": "Record a sanction"},
-    "sanction.recorded": {"zh": "已记录：{kind}。", "en": "Recorded: {kind}."},
-    "sanction.kind": {"zh": "类别", "en": "Kind"},
-    "sanction.decided": {"zh": "决定时间", "en": "Decided"},
-    "sanction.corrected": {"zh": "已改正", "en": "Corrected"},
-    "evidence.checkin_id": {"zh": "签到", "en": "Check-in"},
-    "evidence.task_id": {"zh": "任务", "en": "Task"},
-    "evidence.leave_request_id": {"zh": "请假", "en": "Leave request"},
-    "evidence.reasons": {"zh": "原因", "en": "Reasons"},
-    "evidence.captured_at": {"zh": "拍摄时间", "en": "Captured"},
-    "evidence.end_at": {"zh": "应返回时间", "en": "Due back"},
-    "evidence.device_id": {"zh": "设备", "en": "Device"},
-    "evidence.answered": {"zh": "应答", "en": "Answered"},
-    "evidence.window": {"zh": "签到时段", "en": "Check-in window"},
-    "evidence.missed_windows": {"zh": "未签到次数", "en": "Missed windows"},
-    "suggestion_reason.absent_up_to_10_days": {"zh": "已脱管 {days} 日", "en": "Out of contact for {days} days."},
-    "suggestion_reason.absent_over_10_days": {"zh": "已脱管 {days} 日（超过 10 日）",
-                                              "en": "Out of contact for {days} days (over 10 days)."},
-    "suggestion_reason.absent_over_1_month": {"zh": "已脱管 {days} 日（超过 1 个月）",
-                                              "en": "Out of contact for {days} days (over a month)."},
-    "suggestion_reason.two_uncorrected_admonitions": {"zh": "{count} 次训诫后仍未改正",
-                                                      "en": "{count} admonitions not corrected."},
-    "suggestion_reason.two_uncorrected_warnings": {"zh": "{count} 次警告后仍未改正",
-                                                   "en": "{count} warnings not corrected."},
-    "alerts.reopened": {"zh": "已撤销，{count} 条预警重新打开。", "en": "Undone: {count} alert(s) open again."},
-    "alerts.undo_refused": {"zh": "无法撤销：{reason}", "en": "Cannot undo: {reason}"},
-    "problem.undo_sanction": {"zh": "该处理已记录奖惩决定，不能撤销（如需更正请在对象页面办理）。",
-                              "en": "a sanction was recorded with it; it stays on file."},
-    "audit_action.alert.resolution_undone": {"zh": "撤销预警处理", "en": "Alert resolution undone"},
-    "evidence.absence": {"zh": "未按时签到", "en": "Absence"},
-    "alerts.absence_one": {"zh": "未签到 1 次：{start} 至 {end}",
-                           "en": "1 missed check-in window, {start} to {end}"},
-    "alerts.absence_many": {"zh": "连续 {count} 次未签到：{start} 至 {end}",
-                            "en": "{count} missed check-in windows in a row, {start} to {end}"},
-    "rule.absent_up_to_10_days": {"zh": "脱管 10 日以内：训诫", "en": "Absent up to 10 days: admonition"},
-    "rule.absent_over_10_days": {"zh": "脱管超过 10 日：警告", "en": "Absent over 10 days: warning"},
-    "rule.absent_over_1_month": {"zh": "脱管超过 1 个月：提请撤销", "en": "Absent over a month: revocation request"},
-    "rule.two_uncorrected_admonitions": {"zh": "两次训诫仍未改正：警告",
-                                         "en": "Two uncorrected admonitions: warning"},
-    "rule.two_uncorrected_warnings": {"zh": "两次警告仍未改正：提请撤销",
-                                      "en": "Two uncorrected warnings: revocation request"},
-    # Audit
-    "audit.title": {"zh": "审计日志", "en": "Audit log"},
-    "audit.actor": {"zh": "操作人", "en": "Who"},
-    "audit.action": {"zh": "操作", "en": "Action"},
-    "audit.target": {"zh": "对象", "en": "Target"},
-    "audit.person": {"zh": "矫正对象", "en": "Person"},
-    "audit.from": {"zh": "起始日期", "en": "From"},
-    "audit.to": {"zh": "截止日期", "en": "To"},
-    "audit.repeated": {"zh": "（{since} 起共 {count} 次）", "en": "({count} times since {since})"},
-    "target.checkin": {"zh": "签到记录", "en": "Check-in"},
-    "target.reference_face": {"zh": "登记照片", "en": "Reference photo"},
-    "target.person": {"zh": "矫正对象", "en": "Person"},
-    "target.leave_request": {"zh": "请假申请", "en": "Leave request"},
-    "target.task": {"zh": "任务", "en": "Task"},
-    "target.alert": {"zh": "预警", "en": "Alert"},
-    "target.sanction": {"zh": "处罚决定", "en": "Sanction"},
-    "target.office": {"zh": "司法所", "en": "Office"},
-    "target.account": {"zh": "账号", "en": "Account"},
-    "audit.ip": {"zh": "IP 地址", "en": "IP address"},
-    # Report
-    "report.title": {"zh": "辖区社区矫正统计报表", "en": "District statistics report"},
-    "report.period": {"zh": "统计期间", "en": "Period"},
-    "report.start": {"zh": "开始日期", "en": "From"},
-    "report.end": {"zh": "结束日期", "en": "To"},
-    "report.show": {"zh": "生成", "en": "Show"},
-    "report.download_csv": {"zh": "下载 CSV", "en": "Download CSV"},
-    "report.download_xlsx": {"zh": "下载 Excel", "en": "Download Excel"},
-    "report.scope": {"zh": "统计范围：{scope}", "en": "Scope: {scope}"},
-    "report.scope_office": {"zh": "本所", "en": "your office"},
-    "report.scope_county": {"zh": "全县（区）{county}", "en": "the whole county {county}"},
-    "report.register_note": {"zh": "在册人数按期末计算；年龄按期末计算。",
-                             "en": "Register counts are at the end of the period; ages at the end of the period."},
-    "report.kpi_duties": {"zh": "签到义务履行率", "en": "Check-in duties met"},
-    "report.kpi_pass": {"zh": "签到通过率", "en": "Check-in pass rate"},
-    "report.kpi_spot_checks": {"zh": "抽查按时应答率", "en": "Spot checks answered in time"},
-    "report.section": {"zh": "项目", "en": "Section"},
-    "report.item": {"zh": "明细", "en": "Item"},
-    "section.register": {"zh": "在册人数", "en": "On the register"},
-    "section.sentence_type": {"zh": "按矫正类别", "en": "By sentence type"},
-    "section.gender": {"zh": "按性别", "en": "By sex"},
-    "section.age_band": {"zh": "按年龄段", "en": "By age band"},
-    "section.employment": {"zh": "按就业状况", "en": "By employment"},
-    "section.office": {"zh": "按司法所", "en": "By office"},
-    "section.flow": {"zh": "接收与解除", "en": "Received and released"},
-    "section.checkins": {"zh": "签到情况", "en": "Check-ins"},
-    "section.duties": {"zh": "签到义务履行", "en": "Check-in duties"},
-    "section.spot_checks": {"zh": "随机抽查", "en": "Spot checks"},
-    "section.sanctions": {"zh": "奖惩", "en": "Sanctions"},
-    "item.total": {"zh": "合计", "en": "Total"},
-    "item.minors_at_intake": {"zh": "其中未成年（入矫时）", "en": "Of whom minors (at intake)"},
-    "item.received": {"zh": "接收（期内入矫）", "en": "Received (started in period)"},
-    "item.released": {"zh": "解除（期内解矫）", "en": "Released (ended in period)"},
-    "item.compliant": {"zh": "通过（自动或人工）", "en": "Verified or accepted"},
-    "item.compliance_pct": {"zh": "通过率 %", "en": "Pass rate %"},
-    "item.met": {"zh": "按时签到", "en": "Met"},
-    "item.missed": {"zh": "未签到", "en": "Missed"},
-    "item.pending": {"zh": "待定", "en": "Pending"},
-    "item.met_pct": {"zh": "履行率 %", "en": "Met %"},
-    "item.on_time": {"zh": "按时应答", "en": "Answered in time"},
-    "item.late": {"zh": "逾时应答", "en": "Answered late"},
-    "item.open": {"zh": "未到期", "en": "Not yet due"},
-    "item.on_time_pct": {"zh": "按时率 %", "en": "In time %"},
-    "age.under_18": {"zh": "未满 18 岁", "en": "under 18"},
-    "age.18_45": {"zh": "18–45 岁", "en": "18–45"},
-    "age.46_60": {"zh": "46–60 岁", "en": "46–60"},
-    "age.61_plus": {"zh": "61 岁以上", "en": "61 and over"},
-    # Enum labels
-    "sentence_type.control": {"zh": "管制", "en": "Control"},
-    "sentence_type.probation": {"zh": "缓刑", "en": "Probation"},
-    "sentence_type.parole": {"zh": "假释", "en": "Parole"},
-    "sentence_type.temporary_outside": {"zh": "暂予监外执行", "en": "Temporary execution outside prison"},
-    "level.strict": {"zh": "严管", "en": "Strict"},
-    "level.ordinary": {"zh": "普管", "en": "Ordinary"},
-    "level.lenient": {"zh": "宽管", "en": "Lenient"},
-    "gender.male": {"zh": "男", "en": "Male"},
-    "gender.female": {"zh": "女", "en": "Female"},
-    "person_status.active": {"zh": "在矫", "en": "Active"},
-    "person_status.released": {"zh": "解除矫正", "en": "Released"},
-    "person_status.revoked": {"zh": "撤销/收监", "en": "Revoked"},
-    "person_status.transferred": {"zh": "已转出", "en": "Transferred"},
-    "employment.employed": {"zh": "就业", "en": "Employed"},
-    "employment.unemployed": {"zh": "无业", "en": "Unemployed"},
-    "employment.student": {"zh": "在校", "en": "Student"},
-    "employment.retired": {"zh": "退休", "en": "Retired"},
-    "employment.unknown": {"zh": "不详", "en": "Unknown"},
-    "checkin_status.verified": {"zh": "自动通过", "en": "Verified"},
-    "checkin_status.needs_review": {"zh": "待审核", "en": "Needs review"},
-    "checkin_status.rejected": {"zh": "自动拒绝", "en": "Rejected"},
-    "checkin_status.failed": {"zh": "照片不可用", "en": "Unusable photo"},
-    "checkin_status.accepted": {"zh": "人工通过", "en": "Accepted"},
-    "checkin_status.confirmed_violation": {"zh": "确认违规", "en": "Confirmed violation"},
-    "checkin_kind.scheduled": {"zh": "定期签到", "en": "Scheduled"},
-    "checkin_kind.spot_check": {"zh": "随机抽查", "en": "Spot check"},
-    "checkin_kind.leave_return": {"zh": "销假", "en": "Leave return"},
-    "band.verified": {"zh": "匹配", "en": "Match"},
-    "band.needs_review": {"zh": "不确定", "en": "Inconclusive"},
-    "band.rejected": {"zh": "不匹配", "en": "Mismatch"},
-    "reason.face_mismatch": {"zh": "人脸不匹配", "en": "Face does not match"},
-    "reason.face_inconclusive": {"zh": "人脸比对不确定", "en": "Face match inconclusive"},
-    "reason.multiple_faces": {"zh": "画面中有多张人脸", "en": "Several faces in the photo"},
-    "reason.outside_area": {"zh": "不在住所或准假范围内", "en": "Outside the home or leave area"},
-    "reason.location_inaccurate": {"zh": "定位精度不足", "en": "Location too inaccurate"},
-    "reason.late": {"zh": "提交过晚", "en": "Sent late"},
-    "reason.device_not_bound": {"zh": "非绑定手机", "en": "Not the bound phone"},
-    "reason.duplicate_image": {"zh": "重复使用的照片", "en": "Photo used before"},
-    "reason.liveness_failed": {"zh": "活体检测未通过", "en": "Liveness check failed"},
-    "reason.no_references": {"zh": "没有登记照片", "en": "No reference photos"},
-    "reason.too_few_references": {"zh": "登记照片不足", "en": "Too few reference photos"},
-    "reason.references_not_encoded": {"zh": "登记照片需重新编码", "en": "References not encoded for this engine"},
-    "reason.task_late": {"zh": "抽查应答超时", "en": "Spot check answered late"},
-    "reason.other_person_seen": {"zh": "视频中出现他人", "en": "Someone else appears"},
-    "reason.no_movement": {"zh": "画面无动作（疑似照片）", "en": "No movement (a photo?)"},
-    "reason.person_not_verified": {"zh": "未能确认是本人", "en": "The person was not verified"},
-    "reason.few_matching_frames": {"zh": "匹配本人的帧过少", "en": "Too few frames match the person"},
-    "frame_reason.best_match": {"zh": "最佳匹配", "en": "best match"},
-    "frame_reason.other_person": {"zh": "他人", "en": "someone else"},
-    "frame_reason.multiple_faces": {"zh": "多人同框", "en": "several faces"},
-    "frame_reason.no_face": {"zh": "无人脸", "en": "no face"},
-    "frame_reason.rejected": {"zh": "不匹配", "en": "mismatch"},
-    "frame_reason.sample": {"zh": "抽样", "en": "sample"},
-    "quality.face_px": {"zh": "人脸像素", "en": "Face px"},
-    "quality.inter_eye_px": {"zh": "两眼间距", "en": "Eye distance px"},
-    "quality.brightness": {"zh": "亮度", "en": "Brightness"},
-    "quality.blur": {"zh": "清晰度", "en": "Sharpness"},
-    "quality.yaw": {"zh": "偏转角", "en": "Yaw°"},
-    "quality.faces_detected": {"zh": "检出人脸数", "en": "Faces found"},
-    "quality.detector_score": {"zh": "检测置信度", "en": "Detector score"},
-    "problem.face_not_frontal": {"zh": "人脸未正对镜头", "en": "the face is not turned to the camera"},
-    "flag.background_faces": {"zh": "背景中有他人", "en": "Other faces in the background"},
-    "flag.camera_changed": {"zh": "拍摄设备与以往不同", "en": "Taken with a different camera than before"},
-    "flag.exif_time_invalid": {"zh": "照片拍摄时间无效", "en": "The photo's capture time is invalid"},
-    "flag.exif_time_mismatch": {"zh": "照片拍摄时间与提交时间不符", "en": "The photo's capture time disagrees"},
-    "flag.face_cut_off": {"zh": "人脸不完整", "en": "The face is cut off"},
-    "flag.multiple_faces": {"zh": "画面中有多张人脸", "en": "Several faces in the photo"},
-    "flag.no_camera_model": {"zh": "照片缺少相机信息", "en": "No camera model in the photo"},
-    "flag.no_exif": {"zh": "照片缺少拍摄信息（可能是翻拍或截图）",
-                     "en": "No photo metadata (a re-shot or screenshot?)"},
-    "flag.unconfirmed_faces": {"zh": "有未确认的疑似人脸", "en": "Unconfirmed face-like shapes"},
-    "problem.no_face": {"zh": "未检测到人脸", "en": "no face found"},
-    "problem.multiple_faces": {"zh": "照片中有多张人脸", "en": "more than one face"},
-    "problem.face_too_small": {"zh": "人脸太小", "en": "the face is too small"},
-    "problem.image_too_dark": {"zh": "照片太暗", "en": "the photo is too dark"},
-    "problem.image_too_bright": {"zh": "照片过亮", "en": "the photo is too bright"},
-    "problem.image_too_blurry": {"zh": "照片模糊", "en": "the photo is blurred"},
-    "problem.face_turned": {"zh": "人脸偏转过大", "en": "the face is turned away"},
-    "problem.unsupported_media_type": {"zh": "不支持的文件格式", "en": "unsupported file type"},
-    "problem.image_too_large": {"zh": "文件过大", "en": "the file is too large"},
-    "problem.invalid_image": {"zh": "无法读取该图片", "en": "the image cannot be read"},
-    "problem.reference_mismatch": {"zh": "与该对象的其他登记照片不是同一人", "en": "unlike the person's other photos"},
-    "problem.too_many_references": {"zh": "登记照片已达上限，请先删除一张",
-                                    "en": "too many reference photos; delete one first"},
-    "problem.validation_failed": {"zh": "填写内容有误", "en": "some fields are invalid"},
-    "leave_status.pending": {"zh": "待审批", "en": "Pending"},
-    "leave_status.approved": {"zh": "已批准", "en": "Approved"},
-    "leave_status.rejected": {"zh": "不批准", "en": "Rejected"},
-    "leave_status.cancelled": {"zh": "已撤回", "en": "Cancelled"},
-    "leave_status.active": {"zh": "外出中", "en": "Away"},
-    "leave_status.returned": {"zh": "已销假", "en": "Returned"},
-    "leave_status.overdue": {"zh": "逾期未销假", "en": "Overdue"},
-    "approval_level.office": {"zh": "司法所", "en": "Office"},
-    "approval_level.county": {"zh": "县级机构", "en": "County"},
-    "leave_decision.approve": {"zh": "批准", "en": "approved"},
-    "leave_decision.reject": {"zh": "不批准", "en": "rejected"},
-    "review_decision.accept": {"zh": "通过", "en": "accepted"},
-    "review_decision.reject": {"zh": "确认违规", "en": "rejected"},
-    "task_kind.spot_check": {"zh": "随机抽查", "en": "Spot check"},
-    "task_kind.video_inspection": {"zh": "视频点验", "en": "Video inspection"},
-    "task_status.open": {"zh": "待应答", "en": "Open"},
-    "task_status.processing": {"zh": "处理中", "en": "Processing"},
-    "task_status.completed": {"zh": "已完成", "en": "Completed"},
-    "task_status.missed": {"zh": "未应答", "en": "Missed"},
-    "task_status.cancelled": {"zh": "已取消", "en": "Cancelled"},
-    "alert_type.missed_checkin": {"zh": "未按时签到", "en": "Missed check-in"},
-    "alert_type.spot_check_missed": {"zh": "抽查未应答", "en": "Spot check not answered"},
-    "alert_type.face_mismatch": {"zh": "人脸不匹配（疑似人机分离）", "en": "Face mismatch (phone not with person?)"},
-    "alert_type.outside_area": {"zh": "越界", "en": "Outside the area"},
-    "alert_type.leave_overdue": {"zh": "逾期未销假", "en": "Leave return overdue"},
-    "alert_type.device_changed": {"zh": "更换设备", "en": "Device changed"},
-    "alert_type.repeated_failures": {"zh": "多次签到失败", "en": "Repeated failed check-ins"},
-    "alert_type.video_inspection_failed": {"zh": "视频点验未通过", "en": "Video inspection failed"},
-    "alert_type.video_inspection_missed": {"zh": "视频点验未应答", "en": "Video inspection not answered"},
-    "alert_type.evidence_integrity": {"zh": "证据文件缺失或被篡改", "en": "Evidence file missing or altered"},
-    "alert_type.left_county_without_leave": {"zh": "不假外出（离开县区）", "en": "Left the county without leave"},
-    "alert_type.exclusion_zone_entered": {"zh": "进入禁止区域（禁止令）", "en": "Entered a banned zone"},
-    "alert_type.curfew_breach": {"zh": "违反宵禁", "en": "Curfew breach"},
-    "alert_type.location_gap": {"zh": "定位中断", "en": "No location fixes"},
-    "alert_type.location_spoof_suspected": {"zh": "疑似虚拟定位", "en": "Location spoofing suspected"},
-    "alert_type.person_phone_separation": {"zh": "疑似人机分离", "en": "Phone not with the person?"},
-    "zone_kind.inclusion": {"zh": "活动区域", "en": "Allowed area"},
-    "zone_kind.exclusion": {"zh": "禁止区域", "en": "Banned zone"},
-    "zone_kind.curfew": {"zh": "宵禁", "en": "Curfew"},
-    "zone_scope.home": {"zh": "居住地", "en": "home"},
-    "zone_scope.county": {"zh": "县区", "en": "county"},
-    "zone_scope.leave": {"zh": "请假目的地", "en": "leave destination"},
-    "person.trail": {"zh": "查看活动轨迹", "en": "Show the trail"},
-    "trail.heading": {"zh": "活动轨迹", "en": "Trail"},
-    "trail.title": {"zh": "{name} 在 {day} 的活动轨迹", "en": "Trail of {name} on {day}"},
-    "trail.day": {"zh": "日期", "en": "Day"},
-    "trail.show": {"zh": "显示", "en": "Show"},
-    "trail.summary": {"zh": "定位点 {fixes} 个，简化后 {points} 个，预警 {alerts} 条。",
-                      "en": "{fixes} fixes, {points} after simplification, {alerts} alerts."},
-    "trail.none": {"zh": "当天没有定位数据。", "en": "No fixes on this day."},
-    "trail.legend": {"zh": "绿色：居住地区域；蓝色：请假目的地；红色：禁止区域；紫色虚线：宵禁区域；红色三角：预警；"
-                           "绿点为起点，深蓝点为终点。",
-                     "en": "Green: home area; blue: leave destination; red: banned zone; purple dashes: curfew area; "
-                           "red triangles: alerts; the green dot is the start, the dark blue one the end."},
-    "trail.audited": {"zh": "每次查看轨迹都会记入审计日志。",
-                      "en": "Every view of a trail is recorded in the audit log."},
-    "trail.tracking_on": {"zh": "定位监管已开启，至 {until}，每 {minutes} 分钟上报",
-                          "en": "Tracking on until {until}, a fix every {minutes} minutes"},
-    "trail.tracking_off": {"zh": "定位监管未开启", "en": "Tracking is off"},
-    "trail.zones": {"zh": "区域", "en": "Zones"},
-    "trail.zone_kind": {"zh": "类型", "en": "Kind"},
-    "trail.polygon": {"zh": "多边形（{n} 个顶点）", "en": "polygon ({n} points)"},
-    "alert_status.open": {"zh": "未处理", "en": "Open"},
-    "alert_status.resolved": {"zh": "已处理", "en": "Resolved"},
-    "action.dismiss": {"zh": "核实无误，不予处理", "en": "Dismiss (no violation)"},
-    "action.admonition": {"zh": "训诫", "en": "Admonition"},
-    "action.warning": {"zh": "警告", "en": "Warning"},
-    "action.police_penalty_request": {"zh": "提请治安管理处罚", "en": "Request a police penalty"},
-    "action.revocation_request": {"zh": "提请撤销缓刑/假释", "en": "Request revocation"},
-    "action.return_to_prison": {"zh": "提请收监执行", "en": "Request return to prison"},
-    "action.none": {"zh": "无需处理", "en": "No action"},
-    "sanction_kind.admonition": {"zh": "训诫", "en": "Admonition"},
-    "sanction_kind.warning": {"zh": "警告", "en": "Warning"},
-    "sanction_kind.police_penalty_request": {"zh": "提请治安管理处罚", "en": "Police penalty request"},
-    "sanction_kind.revocation_request": {"zh": "提请撤销缓刑/假释", "en": "Revocation request"},
-    "sanction_kind.return_to_prison": {"zh": "收监执行", "en": "Return to prison"},
-    "audit_action.person.created": {"zh": "登记矫正对象", "en": "Person registered"},
-    "audit_action.person.updated": {"zh": "修改对象信息", "en": "Person changed"},
-    "audit_action.person.viewed": {"zh": "查看对象", "en": "Person viewed"},
-    "audit_action.person.level_changed": {"zh": "调整管理等级", "en": "Level changed"},
-    "audit_action.face.enrolled": {"zh": "登记照片", "en": "Reference enrolled"},
-    "audit_action.face.enrol_refused": {"zh": "登记照片被拒", "en": "Enrolment refused"},
-    "audit_action.face.deleted": {"zh": "删除登记照片", "en": "Reference deleted"},
-    "audit_action.face.photo_viewed": {"zh": "查看登记照片", "en": "Reference photo viewed"},
-    "audit_action.face.reencoded": {"zh": "登记照片重新编码", "en": "References re-encoded"},
-    "audit_action.retention.purged": {"zh": "按保存期限清除数据", "en": "Data purged (retention)"},
-    "audit_action.retention.purge_planned": {"zh": "保存期限清除预演", "en": "Purge dry run (retention)"},
-    "audit_action.keys.rotated": {"zh": "加密密钥轮换", "en": "Encryption keys rotated"},
-    "audit_action.person.exported": {"zh": "导出个人数据", "en": "Person's data exported"},
-    "audit_action.blobs.checked": {"zh": "存储一致性检查", "en": "Blob store checked"},
-    "audit_action.checkin.viewed": {"zh": "查看签到证据", "en": "Check-in viewed"},
-    "audit_action.checkin.photo_viewed": {"zh": "查看签到照片", "en": "Selfie viewed"},
-    "audit_action.checkin.reviewed": {"zh": "审核签到", "en": "Check-in reviewed"},
-    "audit_action.leave.decided": {"zh": "审批请假", "en": "Leave decided"},
-    "audit_action.leave.attachment_viewed": {"zh": "查看请假附件", "en": "Leave attachment viewed"},
-    "audit_action.sanction.corrected": {"zh": "确认已改正", "en": "Sanction corrected"},
-    "audit_action.task.random_draw": {"zh": "随机抽取抽查对象", "en": "Random spot-check draw"},
-    "audit_action.alert.resolved": {"zh": "处理预警", "en": "Alert resolved"},
-    "audit_action.sanction.recorded": {"zh": "记录奖惩", "en": "Sanction recorded"},
-    "audit_action.task.created": {"zh": "发起核查任务", "en": "Task started"},
-    "audit_action.video.viewed": {"zh": "查看点验视频", "en": "Video viewed"},
-    "audit_action.video.reviewed": {"zh": "审核视频点验", "en": "Video inspection reviewed"},
-    "audit_action.evidence.unavailable": {"zh": "证据文件缺失", "en": "Evidence file missing"},
-    "audit_action.evidence.tampered": {"zh": "证据文件校验失败", "en": "Evidence file failed its integrity check"},
-    "audit_action.tracking.started": {"zh": "开启定位监管", "en": "Tracking switched on"},
-    "audit_action.tracking.stopped": {"zh": "关闭定位监管", "en": "Tracking switched off"},
-    "audit_action.zone.created": {"zh": "设置区域", "en": "Zone added"},
-    "audit_action.zone.deleted": {"zh": "删除区域", "en": "Zone removed"},
-    "audit_action.trail.viewed": {"zh": "查看活动轨迹", "en": "Trail viewed"},
-    "audit_action.location.purged": {"zh": "删除到期定位数据", "en": "Location fixes purged"},
-    "audit_action.activity.created": {"zh": "安排教育或公益活动", "en": "Session scheduled"},
-    "audit_action.attendance.recorded": {"zh": "代录活动出勤", "en": "Attendance recorded by an officer"},
-    "audit_action.attendance.reviewed": {"zh": "审核活动出勤", "en": "Attendance reviewed"},
-    "audit_action.talk.recorded": {"zh": "记录个别谈话或心理辅导", "en": "Talk or counselling recorded"},
-    "audit_action.talk.note_viewed": {"zh": "查看谈话记录内容", "en": "Talk note read"},
-    "audit_action.message.sent": {"zh": "向矫正对象发送消息", "en": "Message sent to persons"},
-    # Education, community service, talks, messages (issue 14)
-    "section.education": {"zh": "教育帮扶", "en": "Education and community service"},
-    "section.education_office": {"zh": "教育帮扶（按司法所）", "en": "Education and community service by office"},
-    "item.group_education_sessions": {"zh": "集中教育（场次）", "en": "Group education sessions held"},
-    "item.individual_talks": {"zh": "个别谈话（次）", "en": "Individual talks"},
-    "item.counselling_sessions": {"zh": "心理辅导（次）", "en": "Counselling sessions"},
-    "item.community_service_attendances": {"zh": "公益活动（人次）", "en": "Community-service attendances"},
-    "item.community_service_hours": {"zh": "公益活动时长（小时）", "en": "Community-service hours"},
-    "reason.outside_session_time": {"zh": "不在活动时间内", "en": "Outside the session's time"},
-    "reason.missing_check_out": {"zh": "未签退", "en": "No check-out"},
-    "alert_type.hours_shortfall": {"zh": "学习或公益时长不足", "en": "Monthly hours short"},
-    "checkin_kind.activity": {"zh": "活动签到", "en": "Session attendance"},
-    "activity_kind.group_education": {"zh": "集中教育", "en": "Group education"},
-    "activity_kind.community_service": {"zh": "公益活动", "en": "Community service"},
-    "activity_kind.skills_training": {"zh": "技能培训", "en": "Skills training"},
-    "activity_kind.legal_education": {"zh": "法治教育", "en": "Legal education"},
-    "activity_kind.psychological_education": {"zh": "心理健康教育", "en": "Mental-health education"},
-    "attendance_status.checked_in": {"zh": "已签到", "en": "Checked in"},
-    "attendance_status.verified": {"zh": "已核验", "en": "Verified"},
-    "attendance_status.needs_review": {"zh": "待审核", "en": "Needs review"},
-    "attendance_status.confirmed": {"zh": "已确认", "en": "Confirmed"},
-    "attendance_status.rejected": {"zh": "不予认定", "en": "Rejected"},
-    "talk_kind.individual_talk": {"zh": "个别谈话", "en": "Individual talk"},
-    "talk_kind.counselling": {"zh": "心理辅导", "en": "Counselling"},
-    "message_kind.duty_window_open": {"zh": "签到提醒", "en": "Check-in window open"},
-    "message_kind.spot_check": {"zh": "随机抽查", "en": "Spot check"},
-    "message_kind.video_inspection": {"zh": "视频点验", "en": "Video inspection"},
-    "message_kind.leave_decided": {"zh": "请假审批结果", "en": "Leave decided"},
-    "message_kind.leave_return_due": {"zh": "销假提醒", "en": "Return due"},
-    "message_kind.activity_near": {"zh": "活动提醒", "en": "Session soon"},
-    "message_kind.shortfall_coming": {"zh": "时长不足提醒", "en": "Hours short this month"},
-    "message_kind.officer": {"zh": "工作人员消息", "en": "From an officer"},
-    "report.kpi_education": {"zh": "集中教育场次", "en": "Group education sessions"},
-    "report.kpi_service_hours": {"zh": "公益活动时长", "en": "Community-service hours"},
-}
+CATALOGUE_DIR = Path(__file__).resolve().parent / "translations"
+DOMAIN = "messages"
 
 
 def normalise_language(value: str | None) -> str:
@@ -600,13 +35,56 @@ def normalise_language(value: str | None) -> str:
     return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def po_path(lang: str) -> Path:
+    """The catalogue file of a language."""
+    return CATALOGUE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _load(lang: str) -> Translations:
+    """Compile one language's .po file in memory (read_po + write_mo) and load it as GNUTranslations."""
+    with po_path(lang).open("rb") as handle:
+        parsed = read_po(handle, locale=lang, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, parsed)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain=DOMAIN)
+
+
+@lru_cache(maxsize=8)
+def _compiled(lang: str) -> Translations:
+    """One language's own catalogue (no fallback), compiled once per process."""
+    return _load(lang)
+
+
+@lru_cache(maxsize=8)
+def catalogue(lang: str) -> Translations:
+    """The translations of lang: its own catalogue, falling back to Chinese for keys it lacks."""
+    lang = normalise_language(lang)
+    if lang == DEFAULT_LANGUAGE:
+        return _compiled(lang)
+    translations = _load(lang)
+    translations.add_fallback(_compiled(DEFAULT_LANGUAGE))
+    return translations
+
+
+def keys(lang: str) -> frozenset[str]:
+    """Every message id in one language's own catalogue (no fallback)."""
+    return frozenset(key for key in _compiled(normalise_language(lang))._catalog if isinstance(key, str) and key)
+
+
+def fill(text: str, values: Mapping[str, Any]) -> str:
+    """text with its %(name)s placeholders filled; a broken translation shows unfilled rather than failing."""
+    if not values:
+        return text
+    try:
+        return text % values
+    except (KeyError, ValueError, TypeError):
+        return text
+
+
 def translate(key: str, lang: str, **values: Any) -> str:
-    """The text for key in lang with {placeholders} filled; the key itself when it is not in the catalogue."""
-    entry = MESSAGES.get(key)
-    if entry is None:
-        return key
-    text = entry.get(lang) or entry[DEFAULT_LANGUAGE]
-    return text.format(**values) if values else text
+    """The text for key in lang with placeholders filled; the key itself when no catalogue has it."""
+    return fill(catalogue(lang).gettext(key), values)
 
 
 def label(group: str, value: str | None, lang: str) -> str:
@@ -614,4 +92,51 @@ def label(group: str, value: str | None, lang: str) -> str:
     if value is None:
         return ""
     key = f"{group}.{value}"
-    return translate(key, lang) if key in MESSAGES else value
+    text = catalogue(lang).gettext(key)
+    return value if text == key else text
+
+
+class _Messages(Mapping[str, dict[str, str]]):
+    """A read-only {key: {"zh": ..., "en": ...}} view of the catalogues, for code written against the old dict."""
+
+    def _keys(self) -> list[str]:
+        return sorted(keys(DEFAULT_LANGUAGE) | keys("en"))
+
+    def __getitem__(self, key: str) -> dict[str, str]:
+        if not any(key in keys(lang) for lang in LANGUAGES):
+            raise KeyError(key)
+        return {lang: catalogue(lang).gettext(key) for lang in LANGUAGES}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and any(key in keys(lang) for lang in LANGUAGES)
+
+
+MESSAGES: Mapping[str, dict[str, str]] = _Messages()
+
+
+class CatalogueDomain(Domain):
+    """Flask-Babel's default domain, answering from the in-memory catalogues instead of .mo files on disk."""
+
+    def get_translations(self) -> NullTranslations:
+        locale = get_locale()
+        return catalogue(locale.language if locale is not None else DEFAULT_LANGUAGE)
+
+
+class ConsoleBabel(Babel):
+    """Flask-Babel whose default domain is the in-memory CatalogueDomain."""
+
+    @cached_property
+    def domain_instance(self) -> Domain:
+        return CatalogueDomain(domain=DOMAIN)
+
+
+def init_babel(app: Flask, *, locale_selector: Any, timezone_selector: Any) -> Babel:
+    """Install Flask-Babel on app with the console's catalogues, language and office time zone."""
+    return ConsoleBabel(app, default_locale=DEFAULT_LANGUAGE, default_timezone="Asia/Shanghai",
+                        locale_selector=locale_selector, timezone_selector=timezone_selector)

@@ -56,6 +56,7 @@ class PersonCreateSchema(StrictSchema):
     office_code = fields.String(required=True)
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
     home = fields.Nested(HomeSchema, allow_none=True, load_default=None)
+    home_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
     employment_status = fields.String(load_default="unknown", validate=_choice(EmploymentStatus))
 
 
@@ -64,6 +65,7 @@ class PersonUpdateSchema(StrictSchema):
     supervision_level = fields.String(validate=_choice(SupervisionLevel))
     end_date = PlausibleDate()
     home = fields.Nested(HomeSchema, allow_none=True)
+    home_address = fields.String(allow_none=True, validate=validate.Length(max=500))
     status = fields.String(validate=_choice(PersonStatus))
     employment_status = fields.String(validate=_choice(EmploymentStatus))
 
@@ -85,6 +87,7 @@ class PersonSchema(StrictSchema):
     home = fields.Method("_home", metadata={
         "type": ["object", "null"], "description": "The home area: a circle of radius_m metres around lat, lon.",
         "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}, "radius_m": {"type": "number"}}})
+    home_address = fields.String(allow_none=True, metadata={"description": "The home address as written at intake."})
     status = enum_field(PersonStatus)
     employment_status = enum_field(EmploymentStatus)
     created_at = fields.DateTime()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import click
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from server.commands.demo import demo
 from server.commands.faces import eval_faces
 from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
 from server.config import ConfigError, check_service_config, load_config, log_format
@@ -110,6 +112,11 @@ class OneLineErrors(click.Group):
             log.debug("command failed", exc_info=exc)
             click.echo(f"Error: {describe_failure(exc, os.environ.get('CHECKIN_DATABASE_URL'))}", err=True)
             sys.exit(1)
+        except Exception as exc:  # noqa: BLE001 - a bug still ends in one line; the traceback is in the debug log
+            log.debug("command failed", exc_info=exc)
+            click.echo(f"Error: {type(exc).__name__}: {_first_line(str(exc))} (CHECKIN_LOG_LEVEL=DEBUG logs the "
+                       "traceback)", err=True)
+            sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -119,7 +126,7 @@ def main() -> None:
 
 
 main.add_command(eval_faces, "eval-faces")
-for _command in (purge, rotate_keys, fsck, export_person):
+for _command in (purge, rotate_keys, fsck, export_person, demo):
     main.add_command(_command)
 
 
@@ -179,7 +186,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
             account = accounts.create_account(session=session, username=username, password=password,
                                               office_code=office_code, admin=admin, display_name=display_name)
         except AppError as exc:
-            raise click.ClickException(f"{exc.detail} {exc.extra.get('errors', '')}".strip()) from exc
+            raise click.ClickException(_app_error(exc)) from exc
         click.echo(f"{account.role} {account.username} created in office {office_code}")
 
 
@@ -237,6 +244,8 @@ def sweep(with_purge: bool, with_fsck: bool) -> None:
     from supervision import messages
 
     database = _database(config)
+    started = time.monotonic()
+    log.info("sweep: started", extra={"task": "sweep"})
     with database.transaction() as session:
         counts = run_sweep(session=session, now=Clock().now(), settings=settings)
         new_messages = messages.take_new_message_ids(session)
@@ -247,10 +256,17 @@ def sweep(with_purge: bool, with_fsck: bool) -> None:
                                              clock=Clock())
         counts.update({f"messages_{key}": value for key, value in delivery.items()})
     if with_purge or with_fsck:
+        steps = " and ".join(name for name, wanted in (("purge", with_purge), ("fsck", with_fsck)) if wanted)
+        log.info("sweep: %s started after %.1f s", steps, time.monotonic() - started, extra={"task": "sweep"})
         with database.transaction() as session:
             counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
                                         config=config, purge=with_purge, fsck=with_fsck))
-    click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+        if counts.get("blobs_missing"):
+            log.warning("sweep: %d rows point to missing blobs (`checkin fsck` lists them)", counts["blobs_missing"],
+                        extra={"task": "sweep"})
+    summary = " ".join(f"{key}={value}" for key, value in counts.items())
+    log.info("sweep: finished in %.1f s: %s", time.monotonic() - started, summary, extra={"task": "sweep"})
+    click.echo(summary)
 
 
 @main.command("spot-checks")
@@ -294,7 +310,8 @@ def worker(burst: bool) -> None:
 @click.option("--engine", "template", type=click.Choice(["current", "sface", "dlib"]), default="current",
               show_default=True, help="Which templates to add: those the configured engine uses, or one embedder's")
 @click.option("--force", is_flag=True, help="Recompute templates that already exist")
-@click.option("--batch", default=50, show_default=True, help="References per committed batch (resumable)")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(min=1),
+              help="References per committed batch (resumable)")
 def reencode(template: str, force: bool, batch: int) -> None:
     """Template every active reference photo for the engine (idempotent: references that have them are skipped)."""
     from collections import Counter
@@ -346,84 +363,14 @@ def reencode(template: str, force: bool, batch: int) -> None:
                f"unusable={counts['unusable']}" + (f" (reference ids {unusable[:20]})" if unusable else ""))
 
 
-@main.command("demo")
-@click.option("--faces", "faces_dir", required=True, type=click.Path(exists=True, file_okay=False),
-              help="A folder with one sub-folder of photos per identity, e.g. ../shared/faces/people")
-@click.option("--persons", default=3, show_default=True, help="How many persons to enrol")
-@click.option("--refs", default=3, show_default=True, help="Reference photos per person")
-def demo(faces_dir: str, persons: int, refs: int) -> None:
-    """Seed a demo office, officer and enrolled persons, printing their credentials."""
-    import secrets
-    from datetime import date
-    from pathlib import Path
-
-    from sqlalchemy import select
-
-    from storage import migrate
-    from storage.blobs import make_blob_store
-    from storage.models import Office
-    from supervision import accounts, faces
-    from supervision import persons as person_service
-    from supervision.clock import Clock
-    from supervision.errors import AppError
-    from verification.engine import get_engine
-
-    config = _config()
-    migrate.upgrade(config["DATABASE_URL"])
-    blobs = make_blob_store(config)
-    engine = get_engine(config["FACE_ENGINE"])
-    now = Clock().now()
-    officer_password = secrets.token_urlsafe(12)
-    person_password = secrets.token_urlsafe(9)
-    identities = sorted(p for p in Path(faces_dir).iterdir() if p.is_dir())
-    with _database(config).transaction() as session:
-        office = session.scalar(select(Office).where(Office.code == "DEMO")) or accounts.create_office(
-            session=session, code="DEMO", name="示范司法所 (demo office)", county="示范区")
-        username = f"demo-officer-{secrets.token_hex(2)}"
-        officer = accounts.create_account(session=session, username=username, password=officer_password,
-                                          office_code=office.code, display_name="Demo officer")
-        actor = accounts.actor_for_account(officer)
-        click.echo(f"office {office.code}; officer {username} / password {officer_password}")
-        enrolled = 0
-        for folder in identities:
-            if enrolled >= persons:
-                break
-            photos = sorted((p for p in folder.iterdir() if p.is_file()), key=lambda p: (len(p.name), p.name))
-            usable = [p for p in photos if _enrollable(engine, p.read_bytes())][:refs]
-            if len(usable) < refs:
-                click.echo(f"  {folder.name}: fewer than {refs} photos pass the enrolment gates; skipped")
-                continue
-            code = f"DEMO-{folder.name[:40]}-{secrets.token_hex(2)}"
-            person = person_service.create_person(
-                session=session, actor=actor, code=code, name=folder.name.replace("_", " "), gender="male",
-                birth_date=date(1985, 1, 1), sentence_type="probation", supervision_level="ordinary",
-                start_date=now.date(), end_date=date(now.year + 2, 1, 1), office_code=office.code,
-                password=person_password, home={"lat": 31.2304, "lon": 121.4737, "radius_m": 3000}, now=now)
-            used = []
-            for photo in usable:
-                try:
-                    with session.begin_nested():
-                        faces.enrol_reference(session=session, blobs=blobs, engine=engine, actor=actor,
-                                              person=person, photo=photo.read_bytes(), force=False, note=None,
-                                              now=now, max_references=10)
-                    used.append(photo.name)
-                except AppError as exc:
-                    click.echo(f"  {folder.name}/{photo.name}: not enrolled ({exc.code})")
-            probes = [p.name for p in photos if p.name not in used]
-            click.echo(f"person {code} / password {person_password} (home 31.2304,121.4737 r=3000 m); "
-                       f"references {', '.join(used)}; try checking in with {folder}/{probes[0] if probes else '?'}")
-            enrolled += 1
-    click.echo(f"{enrolled} persons enrolled. Persons log in with their code, the password and a device_id.")
-
-
-def _enrollable(engine, data: bytes) -> bool:  # type: ignore[no-untyped-def]
-    from verification.errors import ImageError, QualityError
-
-    try:
-        engine.analyze(data, purpose="enrol")
-    except (ImageError, QualityError):
-        return False
-    return True
+def _app_error(exc: Any) -> str:
+    """A domain error as one sentence: the field errors as `field: message` instead of a Python dict."""
+    errors = exc.extra.get("errors") if isinstance(exc.extra, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        return str(exc.detail)
+    parts = [f"{field}: {' '.join(map(str, messages)) if isinstance(messages, list) else messages}"
+             for field, messages in errors.items()]
+    return f"{exc.detail.rstrip('.')}: {'; '.join(parts)}"
 
 
 def _redact(url: str) -> str:

@@ -274,6 +274,17 @@ def log_format(config: Mapping[str, Any]) -> str:
     return str(config.get("LOG_FORMAT") or ("json" if config.get("ENV") == "production" else "text"))
 
 
+def log_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The log format and level from the environment alone, checked, for commands that need no other setting."""
+    environ = os.environ if environ is None else environ
+    env = str(environ.get("CHECKIN_ENV", DEFAULTS["ENV"])).strip().lower()
+    fmt = str(environ.get("CHECKIN_LOG_FORMAT", DEFAULTS["LOG_FORMAT"])).strip().lower()
+    level = str(environ.get("CHECKIN_LOG_LEVEL", DEFAULTS["LOG_LEVEL"])).strip().upper()
+    _choice("LOG_FORMAT", fmt, ("",) + LOG_FORMATS)
+    _choice("LOG_LEVEL", level, LOG_LEVELS)
+    return log_format({"LOG_FORMAT": fmt, "ENV": env}), level
+
+
 def _warn_unknown_names(environ: Mapping[str, str]) -> None:
     # A misspelt variable name would otherwise be ignored in silence and its default used.
     known = [f"CHECKIN_{key}" for key in DEFAULTS]
@@ -291,7 +302,8 @@ def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         close = difflib.get_close_matches(str(value), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"CHECKIN_{key} must be one of {', '.join(allowed)}, not {value!r}{hint}")
+        words = ", ".join(repr("") + " (the default)" if word == "" else word for word in allowed)
+        raise ConfigError(f"CHECKIN_{key} must be one of {words}, not {value!r}{hint}")
 
 
 def _check_settings(config: dict[str, Any]) -> None:

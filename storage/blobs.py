@@ -19,9 +19,9 @@ from cryptography.exceptions import InvalidTag
 from storage.crypto import SEALED_MAGIC, Keyring, SealError, UnknownKey, decode_key, generate_key
 
 __all__ = [
-    "BlobEntry", "BlobError", "BlobIntegrityError", "BlobKeyRetired", "BlobNotFound", "BlobStore", "BlobStoreFull",
-    "BlobStoreUnavailable", "FilesystemBlobStore", "ManagedBlobStore", "S3BlobStore", "StoredBlob", "decode_key",
-    "generate_key", "make_blob_store", "storage_error",
+    "KEY_STEM_LENGTH", "BlobEntry", "BlobError", "BlobIntegrityError", "BlobKeyRetired", "BlobNotFound", "BlobStore",
+    "BlobStoreFull", "BlobStoreUnavailable", "DerivedKeys", "FilesystemBlobStore", "ManagedBlobStore", "S3BlobStore",
+    "StoredBlob", "decode_key", "generate_key", "key_stem", "make_blob_store", "storage_error",
 ]
 
 # Version 1 blobs (before the keyring): b"CKB1" | nonce | ciphertext, the blob key as associated data, no key id.
@@ -84,7 +84,7 @@ class BlobEntry:
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes, *, content_type: str) -> StoredBlob: ...
+    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -137,6 +137,62 @@ def sealed_key_id(sealed: bytes) -> str | None:
     return None
 
 
+def _new_key(key: str | None) -> str:
+    if key is None:
+        return secrets.token_hex(16)
+    if not valid_key(key):
+        raise ValueError(f"not a blob key: {key!r}")
+    return key
+
+
+# A derived key is KEY_STEM_LENGTH hex characters naming the request, then as many naming the blob within it.
+KEY_STEM_LENGTH = 16
+
+
+def key_stem(*parts: str) -> str:
+    """The stem of the blob keys one retryable request derives (from what identifies the request and its body)."""
+    return hashlib.sha256("\0".join(("blob-stem", *parts)).encode()).hexdigest()[:KEY_STEM_LENGTH]
+
+
+class DerivedKeys:
+    """A blob store whose new blobs get keys derived from a request's stem and their order within the request.
+
+    A retry of the same request (same Idempotency-Key, same body) runs the same code, so it writes the same keys
+    again: whatever a killed first attempt stored is replaced and referenced by the retry's rows instead of being
+    left as an orphan. Everything else goes to the wrapped store.
+    """
+
+    def __init__(self, store: BlobStore, stem: str) -> None:
+        if len(stem) != KEY_STEM_LENGTH or not valid_key(stem):
+            raise ValueError("a key stem is KEY_STEM_LENGTH hex characters")
+        self.store = store
+        self.stem = stem
+        self.written = 0
+
+    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+        """Store data under the request's next derived key (or under key when one is given)."""
+        if key is None:
+            self.written += 1
+            key = self.stem + hashlib.sha256(f"{self.stem}:{self.written}".encode()).hexdigest()[:KEY_STEM_LENGTH]
+        return self.store.put(data, content_type=content_type, key=key)
+
+    def get(self, key: str) -> bytes:
+        """Read from the wrapped store."""
+        return self.store.get(key)
+
+    def delete(self, key: str) -> None:
+        """Delete from the wrapped store."""
+        self.store.delete(key)
+
+    def exists(self, key: str) -> bool:
+        """Ask the wrapped store."""
+        return self.store.exists(key)
+
+    def __getattr__(self, name: str) -> Any:
+        # probe(), keys(), key_id() and the rest of a managed store's surface.
+        return getattr(self.store, name)
+
+
 def _stored(key: str, data: bytes, content_type: str) -> StoredBlob:
     return StoredBlob(key=key, content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
@@ -156,9 +212,10 @@ class FilesystemBlobStore:
             raise BlobNotFound(key)
         return self.root / key[:2] / key[2:4] / key
 
-    def put(self, data: bytes, *, content_type: str) -> StoredBlob:
-        """Encrypt and store data under a new random key; a full or unwritable store raises BlobStoreUnavailable."""
-        key = secrets.token_hex(16)
+    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+        """Encrypt and store data under key (default a new random one; an existing blob under it is replaced);
+        a full or unwritable store raises BlobStoreUnavailable."""
+        key = _new_key(key)
         # The key is authenticated too, so a file moved to another name fails to decrypt.
         self._write(key, self.keyring.seal(data, associated=key.encode()))
         return _stored(key, data, content_type)
@@ -303,9 +360,10 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, "store a blob") from exc
 
-    def put(self, data: bytes, *, content_type: str) -> StoredBlob:
-        """Seal data, then store it as one object under a new random key; failures raise BlobStoreUnavailable."""
-        key = secrets.token_hex(16)
+    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+        """Seal data, then store it as one object under key (default a new random one; an existing object is
+        replaced); failures raise BlobStoreUnavailable."""
+        key = _new_key(key)
         self._write(key, self.keyring.seal(data, associated=key.encode()))
         return _stored(key, data, content_type)
 

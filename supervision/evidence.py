@@ -93,9 +93,9 @@ class EvidenceReader:
         return read_evidence(session=self._session, blobs=self._blobs, actor=self._actor, key=key,
                              subject=self._subject, now=self._now)
 
-    def put(self, data: bytes, *, content_type: str) -> StoredBlob:
+    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Store through the wrapped store."""
-        return self._blobs.put(data, content_type=content_type)
+        return self._blobs.put(data, content_type=content_type, key=key)
 
     def delete(self, key: str) -> None:
         """Delete through the wrapped store."""

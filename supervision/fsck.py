@@ -1,7 +1,10 @@
 """Consistency of rows and blobs: rows that point to missing blobs, and blobs no row points to (orphans).
 
 Orphans come from a crash between storing a blob and committing its row, or between a purge's commit and its
-deletes. A blob younger than the grace period may belong to a request still in flight, so it is never an orphan.
+deletes. A blob younger than the grace period may belong to a request still in flight, so it is never an orphan,
+unless its key names an idempotent request that is over: blobs of such requests have keys derived from their
+reservation (storage.blobs.DerivedKeys), and a reservation that finished, or whose lease ran out twice over, has no
+request left that could still reference them.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.blobs import ManagedBlobStore
+from storage.blobs import KEY_STEM_LENGTH, ManagedBlobStore, key_stem
 from storage.enums import TaskKind
-from storage.models import Checkin, LeaveRequest, ReferenceFace, Task
+from storage.models import Checkin, IdempotencyRecord, LeaveRequest, ReferenceFace, Task
 from supervision.actors import SYSTEM, Actor
 from supervision.audit import AuditAction, record_event
 
 DEFAULT_GRACE = timedelta(hours=1)
+DEFAULT_LEASE = timedelta(seconds=120)  # CHECKIN_IDEMPOTENCY_LEASE_SECONDS's default
 
 
 def referenced_blobs(session: Session) -> Iterator[tuple[str, str, int]]:
@@ -61,8 +65,17 @@ class FsckReport:
                 "missing_sample": [list(m) for m in self.missing[:200]], "orphan_sample": self.orphans[:200]}
 
 
+def finished_request_stems(session: Session, *, now: datetime, lease: timedelta) -> set[str]:
+    """Key stems of the idempotent requests that can no longer store or reference a blob: answered, or holding a
+    reservation whose lease ran out twice over (its worker is gone; a retry would take the lease over first)."""
+    rows = session.execute(
+        select(IdempotencyRecord.id, IdempotencyRecord.scope, IdempotencyRecord.key, IdempotencyRecord.request_hash)
+        .where(IdempotencyRecord.completed_at.is_not(None) | (IdempotencyRecord.created_at <= now - 2 * lease)))
+    return {key_stem(str(row_id), scope, key, request_hash) for row_id, scope, key, request_hash in rows}
+
+
 def check_blobs(*, session: Session, blobs: ManagedBlobStore, now: datetime,
-                grace: timedelta = DEFAULT_GRACE) -> FsckReport:
+                grace: timedelta = DEFAULT_GRACE, lease: timedelta = DEFAULT_LEASE) -> FsckReport:
     """Compare the rows' blob keys with the store's listing (nothing is changed)."""
     report = FsckReport()
     referenced: dict[str, tuple[str, str, int]] = {}
@@ -70,14 +83,19 @@ def check_blobs(*, session: Session, blobs: ManagedBlobStore, now: datetime,
         report.rows_checked += 1
         referenced.setdefault(key, (key, table, row_id))
     stored: set[str] = set()
+    finished: set[str] | None = None  # looked up on the first young unreferenced blob
     for entry in blobs.keys():
         report.blobs_listed += 1
         stored.add(entry.key)
-        if entry.key not in referenced:
-            if entry.modified_at > now - grace:
+        if entry.key in referenced:
+            continue
+        if entry.modified_at > now - grace:
+            if finished is None:
+                finished = finished_request_stems(session, now=now, lease=lease)
+            if entry.key[:KEY_STEM_LENGTH] not in finished:
                 report.young_unreferenced += 1
-            else:
-                report.orphans.append(entry.key)
+                continue
+        report.orphans.append(entry.key)
     report.missing = [ref for key, ref in referenced.items() if key not in stored]
     return report
 

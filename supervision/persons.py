@@ -20,7 +20,7 @@ from supervision.scope import can_see_office, office_condition
 def create_person(*, session: Session, actor: Actor, code: str, name: str, gender: str, birth_date: date,
                   sentence_type: str, supervision_level: str, start_date: date, end_date: date, office_code: str,
                   password: str, home: dict[str, float] | None, now: datetime,
-                  employment_status: str = "unknown") -> Person:
+                  employment_status: str = "unknown", home_address: str | None = None) -> Person:
     """Register a supervised person in an office the actor may manage."""
     office = session.scalar(select(Office).where(Office.code == office_code))
     if office is None or not can_see_office(session, actor, office.id):
@@ -51,6 +51,7 @@ def create_person(*, session: Session, actor: Actor, code: str, name: str, gende
         home_lat=home["lat"] if home else None,
         home_lon=home["lon"] if home else None,
         home_radius_m=home["radius_m"] if home else None,
+        home_address=(home_address or "").strip() or None,
         status=PersonStatus.ACTIVE,
         employment_status=employment_status,
         password_hash=hash_password(password),

@@ -380,29 +380,99 @@ def report_csv(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str,
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def report_xlsx(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]] | None = None,
-                title: str = "Report") -> bytes:
-    """The report as an Excel workbook: one sheet with the same columns as the CSV."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+@dataclass(frozen=True)
+class SheetText:
+    """The words of the Excel report around the numbers, in the reader's language."""
 
+    title: str = "District report"
+    subtitle: str = ""  # scope and period, e.g. "Scope: county C1 · Period 2026-01-01 – 2026-03-31"
+    item_header: str = "Item"
+    value_header: str = "Value"
+    note: str = ""
+
+
+def _default_labels(row: ReportRow) -> tuple[str, str]:
+    return row.section, f"{row.name} ({row.item})" if row.name else row.item
+
+
+def _display_width(text: str) -> int:
+    # East Asian characters take two columns in a spreadsheet cell.
+    return sum(2 if ord(char) > 0x2E7F else 1 for char in text)
+
+
+def report_xlsx(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]] | None = None,
+                text: SheetText | None = None) -> bytes:
+    """The report as an Excel workbook laid out as the report table: a title row, a scope and period row, the
+    column headers, then one block per section (a section title row and its items in words). Percentages are
+    numbers formatted as %, ratios without data read NO_DATA."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    text = text or SheetText()
+    labeler = labeler or _default_labels
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = title[:31]
-    sheet.append(["period_start", "period_end", "section", "item", "section_label", "item_label", "value"])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
+    # Excel forbids []:*?/\ in sheet names and allows 31 characters.
+    sheet.title = "".join(c for c in text.title if c not in "[]:*?/\\")[:31] or "Report"
+    bold = Font(bold=True)
+    section_fill = PatternFill("solid", start_color="DDE6F0")
+    header_fill = PatternFill("solid", start_color="F2F2F2")
+    rule = Border(bottom=Side(style="thin", color="999999"))
+
+    def text_cell(row: int, column: int, value: str) -> Any:
+        cell = sheet.cell(row=row, column=column, value=value)
+        # openpyxl turns any text beginning with "=" into a formula; names come from users (an office
+        # called "=HYPERLINK(...)"), so every text cell is stored as a string, shown as typed.
+        cell.data_type = "s"
+        return cell
+
+    title = text_cell(1, 1, text.title)
+    title.font = Font(bold=True, size=14)
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=2)
+    line = 2
+    for extra in (text.subtitle, text.note):
+        if extra:
+            text_cell(line, 1, extra).alignment = Alignment(wrap_text=False)
+            sheet.merge_cells(start_row=line, start_column=1, end_row=line, end_column=2)
+            line += 1
+    line += 1
+    for column, heading in ((1, text.item_header), (2, text.value_header)):
+        cell = text_cell(line, column, heading)
+        cell.font, cell.fill, cell.border = bold, header_fill, rule
+    header_row = line
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    widths = [_display_width(text.item_header), _display_width(text.value_header)]
+
+    current = None
     for row in report.rows():
-        section_label, item_label = labeler(row) if labeler else (row.section, row.name or row.item)
-        sheet.append([report.period.start, report.period.end, row.section, row.item, section_label, item_label,
-                      _plain_number(row.value)])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                # openpyxl turns any text beginning with "=" into a formula; names come from users (an office
-                # called "=HYPERLINK(...)"), so every text cell is stored as a string, shown as typed.
-                cell.data_type = "s"
-    for column, width in zip("ABCDEFG", (12, 12, 14, 22, 16, 28, 10), strict=True):
-        sheet.column_dimensions[column].width = width
+        section_label, item_label = labeler(row)
+        if row.section != current:
+            line += 2 if current is not None else 1  # a blank row between sections
+            current = row.section
+            cell = text_cell(line, 1, section_label)
+            cell.font, cell.fill = bold, section_fill
+            sheet.cell(row=line, column=2).fill = section_fill
+            widths[0] = max(widths[0], _display_width(section_label))
+        line += 1
+        label = text_cell(line, 1, item_label)
+        label.alignment = Alignment(indent=1)
+        widths[0] = max(widths[0], _display_width(item_label) + 2)
+        value = sheet.cell(row=line, column=2)
+        if row.value is None:
+            value.value = NO_DATA
+            value.data_type = "s"
+            value.alignment = Alignment(horizontal="right")
+        elif row.item.endswith("_pct"):
+            value.value = round(float(row.value) / 100.0, 6)
+            value.number_format = "0.0%"
+        else:
+            value.value = _plain_number(row.value)
+            value.number_format = "#,##0" if isinstance(value.value, int) else "#,##0.0#"
+    sheet.column_dimensions["A"].width = min(max(widths[0] + 2, 24), 70)
+    sheet.column_dimensions["B"].width = max(widths[1] + 4, 14)
+    sheet.page_setup.fitToWidth = 1
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_title_rows = f"{header_row}:{header_row}"
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

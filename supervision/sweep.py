@@ -120,7 +120,8 @@ def run_lifecycle(*, session: Session, blobs: Any, now: datetime, config: Mappin
         counts["purged_rows"] = sum(c.rows for c in done.values())
         counts["purged_blobs"] = sum(c.blobs for c in done.values())
     if fsck:
-        report = checks.check_blobs(session=session, blobs=blobs, now=now)
+        lease = timedelta(seconds=float(config.get("IDEMPOTENCY_LEASE_SECONDS", checks.DEFAULT_LEASE.total_seconds())))
+        report = checks.check_blobs(session=session, blobs=blobs, now=now, lease=lease)
         checks.repair_orphans(blobs=blobs, report=report)
         checks.record_fsck(session=session, now=now, report=report, repair=True)
         counts["blobs_missing"] = len(report.missing)

@@ -122,15 +122,16 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int,
             if full_size and full_w * full_h >= _FULL_DECODE_MIN_PIXELS:
                 with _FULL_DECODES:
                     image.load()
+                    exif = _read_exif(image)
                     small = _reduce(image, min_long_side)
+                    if small is not image:
+                        # Free the full-size pixels before the next full decode may start: otherwise each
+                        # thread that passed the semaphore still holds one whole image while the next decodes.
+                        image.close()
             else:
                 image.load()
                 small = _reduce(image, min_long_side) if image.format != "JPEG" else image
-            # Only now: PNG's getexif() loads the whole image itself (its eXIf chunk may follow the pixels).
-            try:
-                exif = image.getexif()
-            except Exception:  # a broken EXIF block must not sink an otherwise valid photo
-                exif = Image.Exif()
+                exif = _read_exif(image)
             orientation = int(exif.get(_ORIENTATION_TAG, 1) or 1)
             if small is image:
                 upright = ImageOps.exif_transpose(image)
@@ -155,6 +156,14 @@ def decode_image(data: bytes, *, max_pixels: int, min_long_side: int,
         exif=_exif_fields(exif),
         has_exif=len(exif) > 0,
     )
+
+
+def _read_exif(image: Image.Image) -> Image.Exif:
+    # Only after load(): PNG's getexif() loads the whole image itself (its eXIf chunk may follow the pixels).
+    try:
+        return image.getexif()
+    except Exception:  # a broken EXIF block must not sink an otherwise valid photo
+        return Image.Exif()
 
 
 def _too_large(max_pixels: int) -> ImageError:

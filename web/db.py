@@ -13,7 +13,7 @@ from flask import Flask, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, DerivedKeys
 from storage.db import Database
 from verification.engine import FaceEngine, get_engine
 
@@ -33,8 +33,15 @@ def db_session() -> Session:
 
 
 def blobs() -> BlobStore:
-    """The app's blob store."""
-    return current_app.extensions["checkin.blobs"]
+    """The app's blob store; inside an idempotent request, one whose new keys derive from the request (a retry
+    writes the same keys, so a killed attempt leaves no orphan)."""
+    store: BlobStore = current_app.extensions["checkin.blobs"]
+    stem = g.get("blob_key_stem")
+    if stem is None:
+        return store
+    if "request_blobs" not in g:
+        g.request_blobs = DerivedKeys(store, stem)
+    return g.request_blobs
 
 
 @dataclass

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Response, current_app, json, make_response, request
+from flask import Response, current_app, g, json, make_response, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from storage.blobs import key_stem
 from storage.models import IdempotencyRecord
 from supervision.errors import AppError, Conflict, ValidationFailed
 from web.apidoc import mark
@@ -257,12 +258,18 @@ def idempotent(view: F) -> F:
         actor = current_actor()
         scope = f"{actor.role}:{actor.id}"
         settings = IdempotencySettings.from_config(current_app.config["CHECKIN"])
+        fingerprint = request_fingerprint()
         try:
-            outcome = acquire(scope, key, request_fingerprint(), settings)
+            outcome = acquire(scope, key, fingerprint, settings)
         except InProgress as exc:
             return _in_progress(exc)
         if isinstance(outcome, IdempotencyRecord):
             return _replay(outcome)
+        # Blobs this request stores get keys derived from the reservation: a retry that takes a dead attempt's
+        # lease over writes the same keys, so what the dead attempt stored is replaced, not orphaned.
+        # The record's id keeps a key reused after its record expired from landing on the old request's blobs;
+        # supervision.fsck derives the same stem from the stored record (id, scope, key, request hash).
+        g.blob_key_stem = key_stem(str(outcome.record_id), scope, key, fingerprint)
         defer_commit()
         try:
             try:

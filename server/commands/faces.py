@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from server.config import ConfigError, log_settings
+from server.logs import configure_logging
 from server.progress import progress
 from verification.engine import FaceEngine
 from verification.evaluation import (
@@ -47,10 +49,11 @@ def _settings(overrides: tuple[str, ...], preset: str = "sface+dlib") -> EngineS
 @click.option("--engine", "preset", type=click.Choice(sorted(ENGINE_PRESETS)), default="sface+dlib",
               show_default=True,
               help="sface: YuNet + SFace; dlib: the previous HOG + dlib engine; sface+dlib: dlib vetoes SFace.")
-@click.option("--refs", default=5, show_default=True, help="Reference photos enrolled per identity.")
+@click.option("--refs", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Reference photos enrolled per identity.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--distances", is_flag=True, help="Include every genuine and impostor distance in the JSON.")
-@click.option("--limit", type=int, help="Use only the first N identities of each directory.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N identities of each directory.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override an engine setting.")
 @click.option(
     "--sweep", type=click.Choice(sorted(SWEEPS)), help="Degrade probes and tabulate matching instead."
@@ -66,7 +69,16 @@ def eval_faces(
     sweep: str | None,
 ) -> None:
     """Measure TAR at fixed FAR, FTE, FTA and time per photo on folders of identity folders."""
-    engine = FaceEngine(_settings(overrides, preset))
+    try:
+        configure_logging(*log_settings())  # the progress lines reach logs, not only a terminal
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = _settings(overrides, preset)
+    for directory in directories:
+        if not load_identities(directory, refs):
+            raise click.ClickException(f"no identities in {directory}: expected one sub-folder of photos per person "
+                                       "(e.g. ../shared/faces/people/Colin_Powell/1.jpg)")
+    engine = FaceEngine(settings)
     if sweep:
         total = sum(len(i.probes) for d in directories for i in load_identities(d, refs)[:limit])
         with progress(total, f"sweep {sweep}") as update:

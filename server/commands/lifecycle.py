@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +13,11 @@ from typing import Any
 
 import click
 
-from server.config import ConfigError, load_config
+from server.config import ConfigError, load_config, log_format
+from server.logs import configure_logging
+from server.progress import progress
+
+log = logging.getLogger("checkin.lifecycle")
 
 
 @contextmanager
@@ -24,6 +30,7 @@ def _context() -> Iterator[tuple[dict[str, Any], Any, Any]]:
         config = load_config()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(log_format(config), config["LOG_LEVEL"])
     db = Database()
     db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
     try:
@@ -41,7 +48,8 @@ def _now() -> Any:
 
 @click.command("purge")
 @click.option("--apply", is_flag=True, help="Delete what is due (without it: a dry run that only counts)")
-@click.option("--batch", default=200, show_default=True, help="Rows per committed batch (resumable)")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Rows per committed batch (resumable)")
 def purge(apply: bool, batch: int) -> None:
     """Enforce the retention periods (CHECKIN_RETENTION_*): delete due photos, clips, frames, templates, old audit
     events; decision records stay. Dry run unless --apply; idempotent; audit-logged with counts."""
@@ -58,9 +66,9 @@ def purge(apply: bool, batch: int) -> None:
             plan = retention.plan_purge(session=session, now=now, settings=settings)
             total = retention.due_total(plan)
             label = f"{'purging' if apply else 'counting (dry run)'} {total} rows"
-            with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            with progress(total, label) as update:
                 counts = retention.run_purge(session=session, blobs=blobs, now=now, settings=settings, apply=apply,
-                                             batch=batch, progress=bar.update, commit=session.commit, plan=plan)
+                                             batch=batch, progress=update, commit=session.commit, plan=plan)
             session.commit()
         except BaseException:
             session.rollback()
@@ -81,7 +89,8 @@ def purge(apply: bool, batch: int) -> None:
 
 
 @click.command("rotate-keys")
-@click.option("--batch", default=200, show_default=True, help="Templates per committed batch")
+@click.option("--batch", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Templates per committed batch")
 def rotate_keys(batch: int) -> None:
     """Re-encrypt every blob and face template under the newest key of CHECKIN_ENCRYPTION_KEYS (resumable); then
     the older keys can be removed from the ring."""
@@ -94,21 +103,19 @@ def rotate_keys(batch: int) -> None:
             encoding_ids = key_service.stale_encoding_ids(session)
         blob_keys = [entry.key for entry in blobs.keys()]
         newest = config["KEYRING"].newest_id
-        with click.progressbar(length=len(blob_keys), label=f"re-encrypting {len(blob_keys)} blobs under {newest}",
-                               file=sys.stderr) as bar:
-            counts.update(key_service.rewrap_blobs(blobs=blobs, keys=blob_keys, progress=bar.update))
-        with click.progressbar(length=len(template_ids) + len(encoding_ids), label="re-sealing templates",
-                               file=sys.stderr) as bar:
+        with progress(len(blob_keys), f"re-encrypting {len(blob_keys)} blobs under {newest}") as update:
+            counts.update(key_service.rewrap_blobs(blobs=blobs, keys=blob_keys, progress=update))
+        with progress(len(template_ids) + len(encoding_ids), "re-sealing templates") as update:
             for start in range(0, len(template_ids), batch):
                 with db.transaction() as session:
                     counts["templates"] += key_service.reseal_templates(session=session,
                                                                         ids=template_ids[start:start + batch])
-                bar.update(len(template_ids[start:start + batch]))
+                update(len(template_ids[start:start + batch]))
             for start in range(0, len(encoding_ids), batch):
                 with db.transaction() as session:
                     counts["encodings"] += key_service.reseal_encodings(session=session,
                                                                         ids=encoding_ids[start:start + batch])
-                bar.update(len(encoding_ids[start:start + batch]))
+                update(len(encoding_ids[start:start + batch]))
         with db.transaction() as session:
             key_service.record_rotation(session=session, now=_now(), counts=dict(counts))
         click.echo(f"newest key {newest}: blobs rewrapped={counts['rewrapped']} current={counts['current']} "
@@ -121,21 +128,28 @@ def rotate_keys(batch: int) -> None:
 
 @click.command("fsck")
 @click.option("--repair", is_flag=True, help="Delete orphaned blobs (no row points to them)")
-@click.option("--grace-minutes", default=60, show_default=True,
-              help="Blobs younger than this are never orphans (uploads in flight)")
+@click.option("--grace-minutes", default=60, show_default=True, type=click.IntRange(min=0),
+              help="Blobs younger than this are orphans only when their idempotent request is over (else: in flight)")
 def fsck(repair: bool, grace_minutes: int) -> None:
     """Find rows pointing to missing blobs and blobs no row points to; --repair removes the orphans."""
     from datetime import timedelta
 
     from supervision import fsck as checks
 
-    with _context() as (_config, db, blobs):
+    with _context() as (config, db, blobs):
         now = _now()
+        started = time.monotonic()
+        log.info("fsck: listing rows and blobs", extra={"task": "fsck"})
+        lease = timedelta(seconds=float(config["IDEMPOTENCY_LEASE_SECONDS"]))
         with db.transaction() as session:
-            report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes))
+            report = checks.check_blobs(session=session, blobs=blobs, now=now, grace=timedelta(minutes=grace_minutes),
+                                        lease=lease)
             if repair:
                 checks.repair_orphans(blobs=blobs, report=report)
             checks.record_fsck(session=session, now=now, report=report, repair=repair)
+        log.info("fsck: finished in %.1f s: %d rows, %d blobs, %d missing, %d orphans, %d removed",
+                 time.monotonic() - started, report.rows_checked, report.blobs_listed, len(report.missing),
+                 len(report.orphans), report.removed, extra={"task": "fsck"})
         click.echo(f"rows={report.rows_checked} blobs={report.blobs_listed} missing={len(report.missing)} "
                    f"orphans={len(report.orphans)} young={report.young_unreferenced} removed={report.removed}")
         for key, table, row_id in report.missing[:50]:
@@ -159,6 +173,8 @@ def export_person(code: str, output: Path, reason: str) -> None:
     from supervision.export import export_person as build
 
     with _context() as (_config, db, blobs):
+        started = time.monotonic()
+        log.info("export-person %s: collecting records and evidence", code, extra={"task": "export-person"})
         with db.transaction() as session:
             try:
                 payload, summary = build(session=session, blobs=blobs, code=code, now=_now(), reason=reason)
@@ -167,4 +183,6 @@ def export_person(code: str, output: Path, reason: str) -> None:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload)
+        log.info("export-person %s: %d files written to %s in %.1f s", code, summary["files"], output,
+                 time.monotonic() - started, extra={"task": "export-person"})
         click.echo(f"{output}: {summary['files']} files, records {summary['records']}, sha256 {summary['sha256']}")

@@ -30,6 +30,8 @@ class Person(Base):
     home_lat: Mapped[float | None] = mapped_column(Float)
     home_lon: Mapped[float | None] = mapped_column(Float)
     home_radius_m: Mapped[float | None] = mapped_column(Float)
+    # The address as written down at intake; the home area above is what check-ins are judged against.
+    home_address: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), default="active")
     employment_status: Mapped[str] = mapped_column(String(16), default="unknown")
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -156,10 +156,18 @@ def test_exports_carry_the_education_rows(client, clock, world, education):
     assert rows[("education", "group_education_sessions")][0] == "集中教育（场次）"
     assert rows[("education_office", "O1:community_service_hours")] == ("城关司法所 (O1) · 公益活动时长（小时）", 5.5)
     assert rows[("education_office", "O2:individual_talks")][1] == 1
+    # The Excel report: one block per section (a title row, then its items in words), blocks apart by a blank row.
     sheet = load_workbook(io.BytesIO(xlsx_response.data)).active
-    _header, *cells = list(sheet.iter_rows(values_only=True))
-    xlsx = {(row[2], row[3]): _number(row[-1]) for row in cells}
-    assert {key: value for key, value in xlsx.items() if key[0].startswith("education")} == {
-        key: value for key, (_label, value) in rows.items() if key[0].startswith("education")}
+    blocks: dict[str, dict[str, object]] = {}
+    current: dict[str, object] | None = None
+    for label, value in sheet.iter_rows(min_row=6, max_col=2, values_only=True):
+        if label is None:
+            current = None
+        elif current is None:
+            current = blocks.setdefault(str(label), {})
+        else:
+            current[str(label)] = value
+    for section, title in (("education", "教育帮扶"), ("education_office", "教育帮扶（按司法所）")):
+        assert blocks[title] == {label: value for (s, _item), (label, value) in rows.items() if s == section}
     assert '<strong id="kpi-education">3</strong>' in page
     assert "教育帮扶" in page

@@ -11,16 +11,34 @@ from typing import Any
 import pytest
 
 from storage.enums import (
+    ActivityKind,
+    ActivityStatus,
     AlertType,
+    AttendanceSource,
+    AttendanceStatus,
     CheckinKind,
     CheckinStatus,
     LeaveStatus,
     Reason,
     SanctionKind,
+    TalkKind,
     TaskKind,
     TaskStatus,
+    ZoneKind,
+    ZoneScope,
 )
-from storage.models import Alert, Checkin, LeaveRequest, Sanction, Task
+from storage.models import (
+    Activity,
+    ActivityInvitation,
+    Alert,
+    Attendance,
+    Checkin,
+    LeaveRequest,
+    LocationZone,
+    Sanction,
+    Talk,
+    Task,
+)
 from tests.console.helpers import make_checkin, make_reference
 from verification.errors import ImageErrorCode, QualityErrorCode
 
@@ -28,7 +46,10 @@ FLAGS = ["background_faces", "camera_changed", "exif_time_invalid", "exif_time_m
          "multiple_faces", "no_camera_model", "no_exif", "unconfirmed_faces"]
 FAILURES = [str(code) for code in (*ImageErrorCode, *QualityErrorCode)]
 CODES = sorted({*map(str, CheckinStatus), *map(str, Reason), *map(str, AlertType), *map(str, SanctionKind),
-                *map(str, TaskKind), *map(str, LeaveStatus), *FLAGS, *FAILURES} - {"late", "active", "open"})
+                *map(str, TaskKind), *map(str, LeaveStatus), *map(str, ActivityKind), *map(str, ActivityStatus),
+                *map(str, AttendanceStatus), *map(str, AttendanceSource), *map(str, TalkKind), *map(str, ZoneKind),
+                *map(str, ZoneScope), *FLAGS, *FAILURES} - {"late", "active", "open"})
+ACTIVITY_REASONS = ["outside_area", "outside_session_time", "missing_check_out", "face_inconclusive"]
 
 
 def one_of_everything(session: Any, blobs: Any, world: Any, now: Any) -> dict[str, list[int]]:
@@ -81,7 +102,48 @@ def one_of_everything(session: Any, blobs: Any, world: Any, now: Any) -> dict[st
                                  destination="杭州市西湖区", dest_lat=30.25, dest_lon=120.15, dest_radius_m=5000.0,
                                  reason="就医", status=status, approval_level=("office", "county")[n % 2],
                                  created_at=now - timedelta(days=5)))
+    ids.update(one_of_every_session(session, world, now))
     session.commit()
+    return ids
+
+
+def one_of_every_session(session: Any, world: Any, now: Any) -> dict[str, list[int]]:
+    """Every zone kind and scope, every session kind and status, every attendance state and source, every talk."""
+    person, officer = world.person, world.officer
+    ids: dict[str, list[int]] = {"activities": [], "talks": []}
+    shapes = [{"center_lat": 31.23, "center_lon": 121.47, "radius_m": 800.0},
+              {"polygon": [[31.2, 121.4], [31.21, 121.41], [31.2, 121.42]]}, {}]
+    for n, kind in enumerate(ZoneKind):
+        for scope in ZoneScope:
+            session.add(LocationZone(person_id=person.id, office_id=person.office_id, kind=kind, scope=scope,
+                                     hours_start="22:00" if kind != ZoneKind.INCLUSION else None,
+                                     hours_end="06:00" if kind != ZoneKind.INCLUSION else None,
+                                     note="禁止令", created_at=now - timedelta(days=1), created_by_id=officer.id,
+                                     **shapes[n]))
+    for n, status in enumerate(AttendanceStatus):
+        activity = Activity(office_id=person.office_id, kind=list(ActivityKind)[n % len(ActivityKind)],
+                            title=f"法治教育第{n + 1}讲", venue_name="司法所会议室", venue_lat=31.23, venue_lon=121.47,
+                            venue_radius_m=150.0, start_at=now - timedelta(days=n, hours=3),
+                            end_at=now - timedelta(days=n, hours=1), capacity=20 if n % 2 else None,
+                            levels=["strict"] if n % 2 else [], status=list(ActivityStatus)[n % len(ActivityStatus)],
+                            created_by_id=officer.id, created_at=now - timedelta(days=7))
+        session.add(activity)
+        session.flush()
+        session.add(ActivityInvitation(activity_id=activity.id, person_id=person.id, created_at=now))
+        source = list(AttendanceSource)[n % len(AttendanceSource)]
+        session.add(Attendance(activity_id=activity.id, person_id=person.id, office_id=person.office_id,
+                               status=status, source=source, checked_in_at=activity.start_at,
+                               checked_out_at=activity.end_at if n % 2 == 0 else None,
+                               hours=1.5 if n % 2 == 0 else None, reasons=list(ACTIVITY_REASONS), note="现场核实",
+                               recorded_by_id=officer.id if source == AttendanceSource.OFFICER else None,
+                               details={}, created_at=now - timedelta(days=n)))
+        ids["activities"].append(activity.id)
+    for kind in TalkKind:
+        talk = Talk(person_id=person.id, office_id=person.office_id, kind=kind, at=now - timedelta(days=2),
+                    minutes=45, note="谈话内容：近期工作与家庭情况", recorded_by_id=officer.id, created_at=now)
+        session.add(talk)
+        session.flush()
+        ids["talks"].append(talk.id)
     return ids
 
 
@@ -95,7 +157,12 @@ def pages(world: Any, ids: dict[str, list[int]]) -> list[str]:
     inspections = [f"/console/video-inspections/{task}" for task in ids["tasks"]]
     return ["/console/", "/console/review", "/console/persons", f"/console/persons/{person}", "/console/audit",
             f"/console/audit?person_id={person}", "/console/report", "/console/leave", "/console/alerts",
-            "/console/alerts?status=resolved", *[f"/console/checkins/{c}" for c in ids["checkins"]], *inspections]
+            "/console/alerts?status=resolved", *[f"/console/checkins/{c}" for c in ids["checkins"]], *inspections,
+            "/console/persons/new", f"/console/persons/{person}/edit", f"/console/persons/{person}/zones",
+            "/console/video-inspections", *[f"/console/video-inspections?status={s}" for s in TaskStatus],
+            "/console/activities", *[f"/console/activities?kind={k}" for k in ActivityKind],
+            *[f"/console/activities/{a}" for a in ids["activities"]], f"/console/persons/{person}/talks/new",
+            *[f"/console/talks/{talk}" for talk in ids["talks"]]]
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])

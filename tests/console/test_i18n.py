@@ -1,14 +1,19 @@
-"""The UI catalogue: both languages everywhere, the same placeholders, and every key the console uses exists."""
+"""The UI catalogues (gettext .po files served through Flask-Babel): both languages everywhere, the same
+placeholders, every key the console uses exists in each catalogue, and a missing translation never fails a page."""
 
 from __future__ import annotations
 
 import re
-import string
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
+from flask import session
 
-from officer_api.i18n import LANGUAGES, MESSAGES, label, translate
+from officer_api import i18n
+from officer_api.console_session import distance, local_time, number, percent, t
+from officer_api.i18n import LANGUAGES, fill, keys, label, translate
 from storage.enums import (
     AlertType,
     CheckinStatus,
@@ -25,28 +30,72 @@ from storage.enums import (
 from supervision.audit import AuditAction
 
 OFFICER_API = Path(__file__).resolve().parents[2] / "officer_api"
-# t('key'), t("key"), notify("key" ...) and the error helpers' literal keys.
-LITERAL_KEY = re.compile(r"""\b(?:t|notify)\(\s*['"]([a-z0-9_]+\.[a-z0-9_.]+)['"]\s*[,)]""")
+KEY = r"""['"]([a-z0-9_]+\.[a-z0-9_.]+)['"]"""
+# t('key'), t("key", ...) and notify("key" ...) in templates and Python ...
+LITERAL_KEY = re.compile(rf"""\b(?:t|notify)\(\s*{KEY}\s*[,)]""")
+# ... and any other quoted dotted word whose first part is a catalogue group ('nav.review' in the menu's list, the
+# error pages' status map), except app.extensions names ("checkin.location_policy").
+QUOTED_KEY = re.compile(rf"""(?<!extensions\[){KEY}(?!\s+(?:not\s+)?in\s+extensions)""")
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+def _sources() -> list[Path]:
+    return [*OFFICER_API.glob("*.py"), *(OFFICER_API / "templates" / "console").glob("*.html")]
 
 
-def test_every_entry_has_both_languages_with_the_same_placeholders():
-    broken = [key for key, entry in MESSAGES.items()
-              if set(entry) != set(LANGUAGES) or not all(entry[lang].strip() for lang in LANGUAGES)
-              or _placeholders(entry["zh"]) != _placeholders(entry["en"])]
+def used_keys() -> set[str]:
+    """Every literal catalogue key the console's templates and Python code ask for."""
+    groups = {key.split(".")[0] for lang in LANGUAGES for key in keys(lang)}
+    found: set[str] = set()
+    for path in _sources():
+        text = path.read_text(encoding="utf-8")
+        found |= set(LITERAL_KEY.findall(text))
+        found |= {key for key in QUOTED_KEY.findall(text) if key.split(".")[0] in groups and key[-1] not in "._"}
+    return found
 
-    assert broken == []
+
+def _entries(lang: str) -> dict[str, str]:
+    with i18n.po_path(lang).open("rb") as handle:
+        return {message.id: message.string for message in read_po(handle) if message.id}
 
 
-def test_every_literal_key_in_templates_and_views_exists():
-    files = [*OFFICER_API.glob("console*.py"), *(OFFICER_API / "templates" / "console").glob("*.html")]
-    used = {key for path in files for key in LITERAL_KEY.findall(path.read_text(encoding="utf-8"))}
+def test_both_catalogues_have_the_same_keys_all_translated_with_the_same_placeholders():
+    zh, en = _entries("zh"), _entries("en")
+
+    assert len(zh) > 400
+    assert sorted(set(zh) ^ set(en)) == []
+    assert [key for key in zh if not zh[key].strip() or not en[key].strip()] == []
+    assert [key for key in zh if set(PLACEHOLDER.findall(zh[key])) != set(PLACEHOLDER.findall(en[key]))] == []
+
+
+def test_no_compiled_catalogue_is_committed():
+    # The .po files are compiled in memory at first use; a .mo file next to them could go stale unnoticed.
+    assert list((OFFICER_API / "translations").rglob("*.mo")) == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_literal_key_in_templates_and_code_exists_in_each_catalogue(lang):
+    used = used_keys()
 
     assert len(used) > 100
-    assert sorted(used - set(MESSAGES)) == []
+    assert {"nav.review", "session.expired", "error.too_large"} <= used  # menu list, notify(), status map
+    assert sorted(used - keys(lang)) == []
+
+
+def test_the_scanner_reports_a_key_missing_from_the_chinese_catalogue(tmp_path, monkeypatch):
+    # The check above must be able to fail: a catalogue without one used key is caught.
+    lines = i18n.po_path("zh").read_text(encoding="utf-8").replace('msgid "nav.review"', 'msgid "nav.reviewed"')
+    for lang, text in (("zh", lines), ("en", i18n.po_path("en").read_text(encoding="utf-8"))):
+        (tmp_path / lang / "LC_MESSAGES").mkdir(parents=True)
+        (tmp_path / lang / "LC_MESSAGES" / "messages.po").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(i18n, "CATALOGUE_DIR", tmp_path)
+    i18n._compiled.cache_clear()
+    try:
+        assert "nav.review" in used_keys() - keys("zh")
+    finally:
+        monkeypatch.undo()
+        i18n._compiled.cache_clear()
+        i18n.catalogue.cache_clear()
 
 
 @pytest.mark.parametrize(("group", "values"), [
@@ -56,15 +105,15 @@ def test_every_literal_key_in_templates_and_views_exists():
     ("sanction_kind", SanctionKind), ("action", SanctionKind),
 ])
 def test_every_enum_value_has_a_label(group, values):
-    missing = [value.value for value in values if f"{group}.{value.value}" not in MESSAGES]
-
-    assert missing == []
+    for lang in LANGUAGES:
+        assert [value.value for value in values if f"{group}.{value.value}" not in keys(lang)] == []
 
 
 def test_every_audit_action_has_a_label():
     actions = [value for name, value in vars(AuditAction).items() if name.isupper()]
 
-    assert [a for a in actions if f"audit_action.{a}" not in MESSAGES] == []
+    for lang in LANGUAGES:
+        assert [a for a in actions if f"audit_action.{a}" not in keys(lang)] == []
 
 
 def test_chinese_is_the_default_and_unknown_values_show_raw():
@@ -72,3 +121,34 @@ def test_chinese_is_the_default_and_unknown_values_show_raw():
     assert translate("nav.review", "en") == "Review queue"
     assert label("reason", "brand_new_reason", "zh") == "brand_new_reason"
     assert translate("review.accepted", "zh", id=7) == "签到 #7 已确认通过。"
+    assert "nav.review" in i18n.MESSAGES and i18n.MESSAGES["nav.review"]["en"] == "Review queue"
+
+
+def test_a_missing_or_broken_translation_never_raises():
+    assert translate("no.such.key", "zh", n=1) == "no.such.key"
+    assert fill("%(missing)s 条", {"other": 1}) == "%(missing)s 条"
+    assert fill("通过率 %", {"x": 1}) == "通过率 %"
+
+
+def test_console_helpers_format_with_babel_in_the_office_zone(app):
+    with app.test_request_context("/console/"):
+        at = datetime(2026, 3, 31, 16, 5, 9, tzinfo=UTC)  # 00:05 on 1 April in Shanghai
+        assert local_time(at) == "2026-04-01 00:05"
+        assert local_time(at, "%Y-%m-%d %H:%M:%S") == "2026-04-01 00:05:09"
+        assert local_time(at, "%H:%M") == "00:05"
+        assert local_time(at, "%d %b %Y, %a") == "01 4月 2026, 周三"
+        assert local_time(at, "date") == "2026-04-01" and local_time(at, "time") == "00:05"
+        assert local_time(None) == ""
+        assert distance(850.4) == "850米"
+        assert distance(14000.0) == "14公里"
+        assert distance(1234.0) == "1.2公里"
+        assert number(12345.6789, 1) == "12,345.7"
+        assert percent(85.3) == "85.3%"
+        assert percent(None) == "—"
+        assert t("nav.review") == "审核队列"
+        assert t("no.such.key") == "no.such.key"
+    with app.test_request_context("/console/"):
+        session["lang"] = "en"
+        assert distance(14000.0) == "14 km"
+        assert distance(999.0) == "999 m"
+        assert t("error.generic", detail="x") == "The request failed: x"

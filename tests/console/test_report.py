@@ -178,16 +178,73 @@ def test_other_office_officer_sees_only_their_office(console, register):
     assert values[("sanctions", "total")] == 1
 
 
-def test_xlsx_has_the_same_rows_as_the_csv(officer_console, register):
-    values = _csv(officer_console)
-    response = officer_console.get(f"/console/report.xlsx?{PERIOD}")
-
+def _sheet(console: Any, query: str = PERIOD) -> Any:
+    response = console.get(f"/console/report.xlsx?{query}")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.data)).active
-    header, *rows = list(sheet.iter_rows(values_only=True))
-    assert header[2:4] == ("section", "item") and header[-1] == "value"
-    assert {(row[2], row[3]): _number(row[-1]) for row in rows} == values
-    assert any(row[5] == "缓刑" for row in rows)
+    assert "attachment" in response.headers["Content-Disposition"]
+    return load_workbook(io.BytesIO(response.data)).active
+
+
+def test_xlsx_is_laid_out_as_the_report_table(officer_console, register, db_session, world):
+    sheet = _sheet(officer_console)
+    rows = [[cell for cell in row] for row in sheet.iter_rows(max_col=2)]
+    title, scope, headers = rows[0][0].value, rows[1][0].value, None
+    header_index = next(i for i, row in enumerate(rows) if row[0].value == "明细")
+    headers = (rows[header_index][0].value, rows[header_index][1].value)
+    sections: dict[str, dict[str, Any]] = {}
+    current = None
+    for label, value in rows[header_index + 1:]:
+        if label.value is None:
+            current = None
+        elif current is None:  # the first row of a block is its title
+            assert label.font.bold and value.value is None
+            current = sections.setdefault(label.value, {})
+        else:
+            current[label.value] = value
+
+    assert title == "辖区社区矫正统计报表" and rows[0][0].font.bold
+    assert "2026-01-01" in scope and "2026-03-31" in scope and world.office.name in scope
+    assert headers == ("明细", "数值")
+    assert list(sections) == ["在册人数", "按矫正类别", "按性别", "按年龄段", "按就业状况", "按司法所", "接收与解除",
+                              "签到情况", "签到义务履行", "随机抽查", "奖惩", "教育帮扶", "教育帮扶（按司法所）"]
+    # On the register on 31 March: started by then, and released after it (or not released, term not over).
+    end = date(2026, 3, 31)
+    def registered(p: Any) -> bool:
+        if p.released_at is not None:
+            return p.start_date <= end and p.released_at >= FINISH
+        return p.start_date <= end and p.status == "active" and p.end_date > end
+
+    on_register = [p for p in db_session.scalars(select(Person).where(Person.office_id == world.office.id))
+                   if registered(p)]
+    by_type = {kind: sum(1 for p in on_register if p.sentence_type == kind)
+               for kind in ("control", "probation", "parole", "temporary_outside")}
+    assert sections["在册人数"]["合计"].value == len(on_register) == 5
+    assert {label: cell.value for label, cell in sections["按矫正类别"].items()} == {
+        "管制": by_type["control"], "缓刑": by_type["probation"], "假释": by_type["parole"],
+        "暂予监外执行": by_type["temporary_outside"]}
+    assert sections["奖惩"]["合计"].value == db_session.scalar(select(func.count(Sanction.id)).where(
+        Sanction.office_id == world.office.id, Sanction.decided_at >= BEGIN, Sanction.decided_at < FINISH)) == 4
+    assert sections["签到情况"]["合计"].value == db_session.scalar(select(func.count(Checkin.id)).where(
+        Checkin.office_id == world.office.id, Checkin.captured_at >= BEGIN, Checkin.captured_at < FINISH,
+        Checkin.status != "failed")) == 6
+    assert sections["按司法所"] and f"{world.office.name} ({world.office.code})" in sections["按司法所"]
+    # A percentage is a number shown as %, not the text "66.7".
+    rate = sections["签到情况"]["通过率 %"]
+    assert rate.value == pytest.approx(4 / 6, abs=0.001) and rate.number_format == "0.0%"
+    assert sections["随机抽查"]["按时率 %"].value == pytest.approx(0.25)
+    assert sections["在册人数"]["合计"].number_format == "#,##0"
+    # Every item reads in words: no raw code of a value is a label.
+    codes = {"control", "probation", "parole", "male", "female", "under_18", "admonition", "total", "met_pct"}
+    assert not codes & {label for block in sections.values() for label in block}
+    assert sheet.column_dimensions["A"].width >= 24 and sheet.freeze_panes is not None
+
+
+def test_english_xlsx_has_english_headers_and_sections(officer_console, register):
+    officer_console.get("/console/lang/en")
+
+    cells = [c for row in _sheet(officer_console).iter_rows(values_only=True) for c in row if c is not None]
+
+    assert "Probation" in cells and "Value" in cells and "缓刑" not in cells
 
 
 def test_report_page_shows_numbers_and_charts(officer_console, register):
@@ -241,4 +298,5 @@ def test_ratios_without_data_read_as_a_dash_in_the_page_and_the_downloads(office
     ratios = {row[3]: row[6] for row in rows[1:] if row[3].endswith("_pct")}
     assert ratios and set(ratios.values()) == {"—"}
     sheet = load_workbook(io.BytesIO(officer_console.get(f"/console/report.xlsx{period}").data)).active
-    assert {row[6] for row in sheet.iter_rows(min_row=2, values_only=True) if str(row[3]).endswith("_pct")} == {"—"}
+    ratios_xlsx = {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if str(row[0]).endswith("%")}
+    assert len(ratios_xlsx) == 3 and set(ratios_xlsx.values()) == {"—"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -130,6 +131,8 @@ def test_create_officer_errors_are_reported(run, initialised, cli_env):
     taken = run("create-officer", "zhang", "--office", "CG01", "--password-stdin", input=PASSWORD + "\n")
 
     assert short.exit_code != 0 and "12 characters" in short.output
+    assert short.output.strip().splitlines() == [
+        "Error: Some fields are invalid: password: Use at least 12 characters."]
     assert no_office.exit_code != 0 and "NOPE" in no_office.output
     assert taken.exit_code != 0 and "zhang" in taken.output
     assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {"zhang": "officer"}
@@ -180,17 +183,114 @@ def test_worker_needs_a_queue(cli_env):
     assert "CHECKIN_QUEUE_URL" in result.output
 
 
+def _demo_lines(output: str) -> tuple[str, dict[str, tuple[str, Path]]]:
+    """The officer's password and, per person code, the password and the photo printed to check in with."""
+    officer = re.search(r"^office DEMO; officer demo-officer \(.*\) / password (\S+)$", output, re.M)
+    assert officer, output
+    persons = {m["code"]: (m["password"], Path(m["photo"])) for m in re.finditer(
+        r"^person (?P<code>\S+) \(.*\) / password (?P<password>\S+);.*a verified check-in to try: "
+        r"(?P<photo>\S+) \(distance", output, re.M)}
+    return officer.group(1), persons
+
+
 @pytest.mark.faces
-def test_demo_seeds_an_officer_and_enrolled_persons(run, cli_env, faces_dir):
+def test_demo_gives_a_verified_checkin_to_try(run, cli_env, faces_dir, tmp_path):
+    from server import create_app
+
     result = run("demo", "--faces", str(faces_dir / "people"), "--persons", "1")
     assert result.exit_code == 0, result.output
-    assert "officer demo-officer-" in result.output and "1 persons enrolled" in result.output
+    officer_password, persons = _demo_lines(result.output)
+    assert len(persons) == 1 and "1 persons ready" in result.output
+    (code, (password, photo)), = persons.items()
     engine = create_engine(cli_env["CHECKIN_DATABASE_URL"])
     with Session(engine) as session:
-        person = session.scalar(select(Person))
-        assert person is not None and person.code in result.output
-        assert session.scalar(select(func.count(ReferenceFace.id)).where(ReferenceFace.person_id == person.id)) == 3
+        person = session.scalar(select(Person).where(Person.code == code))
+        assert person is not None
+        references = session.scalars(select(ReferenceFace).where(ReferenceFace.person_id == person.id)).all()
+        assert len(references) == 3
     engine.dispose()
+    # The printed photo, sent by the person through the API with the printed credentials, on the real engine.
+    app = create_app({"ENV": "development", "INSTANCE_PATH": cli_env["CHECKIN_INSTANCE_PATH"],
+                      "DATABASE_URL": cli_env["CHECKIN_DATABASE_URL"], "RATELIMIT_STORAGE_URL": "memory://"})
+    try:
+        client = app.test_client()
+        login = client.post("/api/v1/auth/login", json={"username": code, "password": password,
+                                                         "device_id": "demo-phone"})
+        assert login.status_code == 200, login.get_json()
+        answer = client.post("/api/v1/checkins", headers={
+            "Authorization": f"Bearer {login.get_json()['access_token']}", "Idempotency-Key": "demo-test-1"},
+            data={"photo": (photo.open("rb"), photo.name), "latitude": "31.2304", "longitude": "121.4737",
+                  "accuracy_m": "15", "captured_at": datetime.now(UTC).isoformat(timespec="seconds")})
+        assert answer.status_code == 201, answer.get_json()
+        assert answer.get_json()["status"] == "verified", answer.get_json()
+        officer = client.post("/api/v1/auth/login", json={"username": "demo-officer", "password": officer_password})
+        assert officer.status_code == 200
+    finally:
+        app.extensions["checkin.db"].engine.dispose()
+
+
+@pytest.mark.faces
+def test_demo_run_again_reuses_its_officer_and_persons(run, cli_env, faces_dir):
+    first = run("demo", "--faces", str(faces_dir / "people"), "--persons", "2")
+    assert first.exit_code == 0, first.output
+    url = cli_env["CHECKIN_DATABASE_URL"]
+
+    def counts() -> tuple[int, int, int, int]:
+        engine = create_engine(url)
+        try:
+            with Session(engine) as session:
+                return (session.scalar(select(func.count(Office.id))), session.scalar(select(func.count(Account.id))),
+                        session.scalar(select(func.count(Person.id))),
+                        session.scalar(select(func.count(ReferenceFace.id))))
+        finally:
+            engine.dispose()
+
+    before = counts()
+    assert before == (1, 1, 2, 6)
+    second = run("demo", "--faces", str(faces_dir / "people"), "--persons", "2")
+    assert second.exit_code == 0, second.output
+    assert "officer demo-officer (reused, new password)" in second.output
+    assert counts() == before
+    officer_password, persons = _demo_lines(second.output)
+    assert set(persons) == set(_demo_lines(first.output)[1])
+    # The password printed the second time is the one that works now.
+    assert _accounts(url) == {"demo-officer": "officer"}
+    engine = create_engine(url)
+    with Session(engine) as session:
+        from supervision.passwords import verify_password
+
+        account = session.scalar(select(Account).where(Account.username == "demo-officer"))
+        assert verify_password(account.password_hash, officer_password)
+    engine.dispose()
+
+
+@pytest.mark.faces
+def test_demo_with_too_few_usable_photos_fails_and_saves_nothing(run, cli_env, faces_dir, tmp_path):
+    folder = tmp_path / "faces" / "Colin_Powell"
+    folder.mkdir(parents=True)
+    for name in ("1.jpg", "2.jpg"):
+        shutil.copyfile(faces_dir / "people" / "Colin_Powell" / name, folder / name)
+    result = CliRunner(env=cli_env).invoke(main, ["demo", "--faces", str(tmp_path / "faces")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: none of the 1 identities in {tmp_path / 'faces'} has 3 photos that pass the enrolment gates and "
+        "one more that is verified against them; nothing was saved"]
+    assert _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {}
+
+
+def test_demo_on_a_folder_without_identities_fails_in_one_line(cli_env, tmp_path):
+    empty = tmp_path / "faces"
+    (empty / "no-photos-here").mkdir(parents=True)
+    (empty / "notes.txt").write_text("not an identity")
+    result = CliRunner(env=cli_env).invoke(main, ["demo", "--faces", str(empty)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: no identities in {empty}: expected one sub-folder of photos per person "
+        "(e.g. ../shared/faces/people/Colin_Powell/1.jpg)"]
+    # Nothing was created: not even the schema's demo office.
+    assert not (tmp_path / "cli.db").exists() or _accounts(cli_env["CHECKIN_DATABASE_URL"]) == {}
+    missing = CliRunner(env=cli_env).invoke(main, ["demo", "--faces", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and len(missing.output.strip().splitlines()) == 1
 
 
 def test_spot_check_draw_is_replayable_from_its_seed(run, cli_env):

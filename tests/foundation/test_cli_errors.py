@@ -83,6 +83,19 @@ def test_unusable_instance_folder_is_one_line(env, tmp_path):
     (("serve", "--port", "eighty"), "Error: Invalid value for '--port': 'eighty' is not a valid integer. "
                                     "(see `checkin serve --help`)"),
     (("no-such-command",), "Error: No such command 'no-such-command'. (see `checkin --help`)"),
+    (("reencode", "--batch", "0"), "Error: Invalid value for '--batch': 0 is not in the range x>=1. "
+                                   "(see `checkin reencode --help`)"),
+    (("purge", "--batch", "0"), "Error: Invalid value for '--batch': 0 is not in the range x>=1. "
+                                "(see `checkin purge --help`)"),
+    (("fsck", "--grace-minutes", "-5"), "Error: Invalid value for '--grace-minutes': -5 is not in the range x>=0. "
+                                        "(see `checkin fsck --help`)"),
+    (("demo",), "Error: Missing option '--faces'. (see `checkin demo --help`)"),
+    (("demo", "--faces", "/no/such/folder"), "Error: Invalid value for '--faces': Directory '/no/such/folder' does "
+                                             "not exist. (see `checkin demo --help`)"),
+    (("eval-faces", "/no/such/folder"), "Error: Invalid value for 'DIRECTORIES...': Directory '/no/such/folder' "
+                                        "does not exist. (see `checkin eval-faces --help`)"),
+    (("eval-faces", ".", "--set", "nonsense"), "Error: Invalid value for --set: expected KEY=VALUE, got 'nonsense' "
+                                               "(see `checkin eval-faces --help`)"),
 ])
 def test_argument_errors_are_one_line(env, args, expected):
     code, lines = _run(env, *args)
@@ -116,3 +129,39 @@ def test_help_still_works(env):
 
     assert result.exit_code == 0
     assert "init-db" in result.output
+
+
+def test_eval_faces_on_a_folder_without_identities_is_one_line(env, tmp_path):
+    (tmp_path / "faces" / "empty-identity").mkdir(parents=True)
+
+    code, lines = _run(env, "eval-faces", str(tmp_path / "faces"))
+
+    assert code == 1
+    assert lines == [f"Error: no identities in {tmp_path / 'faces'}: expected one sub-folder of photos per person "
+                     "(e.g. ../shared/faces/people/Colin_Powell/1.jpg)"]
+
+
+def test_an_unexpected_failure_is_one_line_too(env, monkeypatch):
+    # A bug in a command (here: the sweep raising) ends in one line naming it, not a traceback.
+    import supervision.sweep
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("the sweep broke\nsecond line")
+
+    monkeypatch.setattr(supervision.sweep, "run_sweep", broken)
+    assert _run(env, "init-db")[0] == 0
+
+    code, lines = _run(env, "sweep")
+
+    assert code == 1
+    assert lines == ["Error: RuntimeError: the sweep broke (CHECKIN_LOG_LEVEL=DEBUG logs the traceback)"]
+
+
+def test_eval_faces_checks_the_log_settings_in_one_line(env, tmp_path):
+    env["CHECKIN_LOG_FORMAT"] = "jsn"
+
+    code, lines = _run(env, "eval-faces", str(tmp_path))
+
+    assert code == 1
+    assert lines == ["Error: CHECKIN_LOG_FORMAT must be one of '' (the default), text, json, not 'jsn' "
+                     "(did you mean 'json'?)"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
 import socket
 import subprocess
@@ -163,3 +164,41 @@ def test_project_metadata():
     changelog = (REPO / "CHANGELOG.md").read_text()
     assert changelog.startswith("# Changelog") and "## [" in changelog
     assert "openapi-spec-validator>=0.7" in " ".join(project["optional-dependencies"]["dev"])
+
+
+def test_pyproject_passes_the_packaging_schema():
+    # setuptools' bundled validate-pyproject: the metadata a build would publish (licence expression, authors, URLs).
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    project = read_configuration(REPO / "pyproject.toml")["project"]
+
+    assert project["license-files"] == ["LICENSE"]
+    assert {"Programming Language :: Python :: 3.11", "Framework :: Flask"} <= set(project["classifiers"])
+    assert not any(c.startswith("License ::") for c in project["classifiers"])  # PEP 639: the expression says it
+    assert project["scripts"] == {"checkin": "server.cli:main"}
+
+
+def test_deploy_guide_has_every_systemd_unit():
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    units = dict(re.findall(r"^# (checkin[\w-]*\.(?:service|timer))\n(.*?)(?=^# checkin|^```)", guide, re.S | re.M))
+    assert set(units) >= {"checkin.service", "checkin-worker.service", "checkin-sweep.service",
+                          "checkin-sweep.timer", "checkin-nightly.service", "checkin-nightly.timer"}
+    for name, text in units.items():
+        kind = name.rsplit(".", 1)[1]
+        assert "[Unit]" in text and ("[Timer]" if kind == "timer" else "[Service]") in text, name
+        if kind == "service":
+            command = re.search(r"^ExecStart=/srv/checkin/\.venv/bin/checkin (.*)$", text, re.M)
+            assert command, name
+            assert "EnvironmentFile=/etc/checkin/checkin.env" in text, name
+            # Every command a unit runs is a command of the CLI, with options it has.
+            from click.testing import CliRunner
+
+            from server.cli import main
+
+            args = command.group(1).split()
+            result = CliRunner().invoke(main, [*args, "--help"])
+            assert result.exit_code == 0, (name, result.output)
+            for option in (a for a in args if a.startswith("--")):
+                assert option in result.output, (name, option)
+        else:
+            assert "OnCalendar=" in text and "WantedBy=timers.target" in text, name

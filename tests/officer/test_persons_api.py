@@ -95,3 +95,23 @@ def test_changes_are_audit_logged(client, auth, world):
     assert level[0]["details"]["after"] == {"supervision_level": "strict"}
     assert level[0]["actor_name"] == "officer-a"
     assert client.get(f"/api/v1/officer/audit?person_id={world['pb'].id}", headers=headers).status_code == 404
+
+
+def test_home_address_is_optional_on_create_and_patch(client, auth, world):
+    headers = auth.headers("officer-a")
+    without = client.post(PERSONS, json=person_body("PN-010", "A"), headers=headers)
+    assert without.status_code == 201 and without.get_json()["home_address"] is None
+    address = "上海市黄浦区南京东路 100 号 3 室"
+    created = client.post(PERSONS, json=person_body("PN-011", "A", home_address=address), headers=headers)
+    assert created.status_code == 201 and created.get_json()["home_address"] == address
+    too_long = client.post(PERSONS, json=person_body("PN-012", "A", home_address="路" * 501), headers=headers)
+    assert too_long.status_code == 422 and "home_address" in too_long.get_json()["errors"]
+
+    person_id = created.get_json()["id"]
+    moved = client.patch(f"{PERSONS}/{person_id}", json={"home_address": "杭州市西湖区文三路 1 号"}, headers=headers)
+    assert moved.status_code == 200
+    body = moved.get_json()
+    assert body["home_address"] == "杭州市西湖区文三路 1 号" and body["home"]["radius_m"] == 2000
+    cleared = client.patch(f"{PERSONS}/{person_id}", json={"home_address": None}, headers=headers)
+    assert cleared.status_code == 200 and cleared.get_json()["home_address"] is None
+    assert client.get(f"{PERSONS}/{person_id}", headers=headers).get_json()["home_address"] is None

@@ -221,3 +221,85 @@ def test_a_retry_that_took_the_lease_over_keeps_its_work_and_the_late_request_is
     assert response.status_code == 409 and response.get_json()["code"] == "idempotency_in_progress"
     assert response.headers["Retry-After"]
     assert leave_count(db_session) == 0
+
+
+# ------------------------------------------------------------------------- blobs of a killed attempt
+
+
+def killed_upload(client: Any, app: Any, phone: dict[str, str], key: str,
+                  monkeypatch: pytest.MonkeyPatch) -> tuple[str, dict[str, Any]]:
+    """A leave request with an attachment whose worker dies (kill -9) after storing the file, before its commit:
+    nothing of the app runs after that, the blob's clean-up included. Returns the key and the form to resend."""
+    import io
+
+    import web.idempotency as idempotency
+    from tests.web.test_outages import jpeg
+
+    photo = jpeg()
+
+    def form() -> dict[str, Any]:
+        return {**leave_body(), "attachment": (io.BytesIO(photo), "note.jpg")}
+
+    def killed(*_args: Any, **_kwargs: Any) -> None:
+        raise SystemExit("worker killed")
+
+    store = app.extensions["checkin.blobs"]
+    with monkeypatch.context() as patch:
+        patch.setattr(idempotency, "_commit_with_answer", killed)
+        patch.setattr(store, "delete", lambda _key: None)  # a killed process deletes nothing
+        with pytest.raises(SystemExit):
+            client.post(LEAVE, data=form(), headers={**phone, "Idempotency-Key": key})
+    return key, {"data": form}
+
+
+def stored_keys(app: Any) -> set[str]:
+    return {entry.key for entry in app.extensions["checkin.blobs"].keys()}
+
+
+def test_a_retry_of_a_killed_upload_replaces_its_blob_instead_of_orphaning_it(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from supervision import fsck
+
+    key, resend = killed_upload(client, app, phone, "killed-upload-1", monkeypatch)
+    (left,) = stored_keys(app)  # the dead attempt's file, which no row points to
+    assert leave_count(db_session) == 0
+    # While its lease lasts the attempt may still be running: the file is in flight, not an orphan.
+    report = fsck.check_blobs(session=db_session, blobs=app.extensions["checkin.blobs"], now=NOW, lease=LEASE)
+    assert report.orphans == [] and report.young_unreferenced == 1
+
+    (record,) = db_session.scalars(select(IdempotencyRecord))
+    record.created_at = NOW - LEASE - timedelta(seconds=1)
+    db_session.commit()
+    retry = client.post(LEAVE, data=resend["data"](), headers={**phone, "Idempotency-Key": key})
+    assert retry.status_code == 201, retry.get_json()
+    db_session.expire_all()
+    (leave,) = db_session.scalars(select(LeaveRequest))
+    # The retry wrote its file under the same derived key: one blob, and the new row points to it.
+    assert stored_keys(app) == {left} == {leave.attachment_blob_key}
+    assert app.extensions["checkin.blobs"].get(left) == resend["data"]()["attachment"][0].getvalue()
+    report = fsck.check_blobs(session=db_session, blobs=app.extensions["checkin.blobs"], now=NOW, lease=LEASE)
+    assert report.orphans == [] and report.young_unreferenced == 0 and report.missing == []
+
+
+def test_fsck_knows_the_blob_of_a_dead_attempt_that_was_never_retried_is_an_orphan(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from supervision import fsck
+
+    killed_upload(client, app, phone, "killed-upload-2", monkeypatch)
+    (left,) = stored_keys(app)
+    blobs = app.extensions["checkin.blobs"]
+    (record,) = db_session.scalars(select(IdempotencyRecord))
+    # The file is minutes old, far inside fsck's grace period; what decides is whether its request can still be
+    # running. Past one lease a retry could still take it over (and would rewrite the file): not yet an orphan.
+    record.created_at = NOW - LEASE - timedelta(seconds=1)
+    db_session.commit()
+    assert fsck.check_blobs(session=db_session, blobs=blobs, now=NOW, lease=LEASE).orphans == []
+    record.created_at = NOW - 2 * LEASE - timedelta(seconds=1)
+    db_session.commit()
+    report = fsck.check_blobs(session=db_session, blobs=blobs, now=NOW, lease=LEASE)
+    assert report.orphans == [left] and report.young_unreferenced == 0
+    assert fsck.repair_orphans(blobs=blobs, report=report) == 1
+    assert stored_keys(app) == set()
+

@@ -11,6 +11,11 @@
   document.addEventListener("submit", function (event) {
     // A second click while the first post is on its way would only earn a "decided already" message.
     var form = event.target;
+    // Removing a zone and the like ask first (the question is in the page's language).
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
     if (form.dataset.sent === "1") {
       event.preventDefault();
       return;
