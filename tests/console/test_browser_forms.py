@@ -59,7 +59,7 @@ def test_registration_errors_beside_fields_then_confirmation_in_view(new_page, l
         page.click("button.primary[type=submit]")
 
     assert "/console/persons/" in page.url and "/new" not in page.url
-    assert _in_view(page, "p.flash-ok")
-    assert "已登记矫正对象 王五（P100）。" in page.locator("p.flash-ok").inner_text()
+    assert _in_view(page, "#notices .flash-ok")
+    assert "已登记矫正对象 王五（P100）。" in page.locator("#notices .flash-ok").inner_text()
     # The page is no wider than the screen: nothing to scroll sideways to.
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
