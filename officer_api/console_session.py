@@ -309,16 +309,26 @@ def distance(meters: float | None) -> str:
 
 
 def error_text(error: AppError) -> str:
-    """A console message for a domain error: the catalogue's text for its code, else its own detail."""
+    """A console message for a domain error: the catalogue's text for its code, with the fields it names.
+
+    Domain details and field messages are English sentences for API clients: an English page may show them, a
+    Chinese one shows the catalogue's words only (a code or field without an entry falls back to a generic message,
+    never to the English text).
+    """
+    english = lang() == "en"
     key = f"problem.{error.code}"
     text = t(key)
     if text == key:
-        text = error.detail
+        text = error.detail if english else t("problem.other")
     errors = error.extra.get("errors")
     if isinstance(errors, dict) and errors:
-        details = "; ".join(f"{field}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
-                            for field, msgs in errors.items())
-        text = f"{text} ({details})"
+        if english:
+            details = "; ".join(f"{field}: {' '.join(map(str, msgs if isinstance(msgs, list) else [msgs]))}"
+                                for field, msgs in errors.items())
+            return f"{text} ({details})"
+        names = [name for name in (t(f"field.{field}") for field in errors) if not name.startswith("field.")]
+        if names:
+            text = f"{text}（{t('problem.fields', fields='、'.join(names))}）"
     return text
 
 

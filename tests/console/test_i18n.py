@@ -152,3 +152,32 @@ def test_console_helpers_format_with_babel_in_the_office_zone(app):
         assert distance(14000.0) == "14 km"
         assert distance(999.0) == "999 m"
         assert t("error.generic", detail="x") == "The request failed: x"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_problem_code_the_api_declares_has_console_words(lang):
+    from web.apidoc import PROBLEM_CODES
+
+    assert sorted(code for code in PROBLEM_CODES if f"problem.{code}" not in keys(lang)) == []
+
+
+def test_domain_errors_read_in_chinese_without_the_api_sentences(app):
+    from officer_api.console_session import error_text
+    from supervision.errors import AppError, ValidationFailed
+
+    refused = ValidationFailed({"note": ["A note is required when rejecting."], "nonsense": ["Unknown field."]})
+
+    class Unnamed(AppError):
+        code = "some_code_without_words"
+        status = 409
+        title = "Unnamed"
+
+    with app.test_request_context("/console/"):
+        text = error_text(refused)
+        assert text == "填写内容有误（请检查：备注）"  # the field it names, in words; an unknown field left out
+        assert not re.search(r"[A-Za-z]", text)
+        assert error_text(Unnamed("Something went wrong in English.")) == "操作未完成，请检查后重试。"
+    with app.test_request_context("/console/"):
+        session["lang"] = "en"
+        assert "note: A note is required when rejecting." in error_text(refused)
+        assert error_text(Unnamed("Something went wrong in English.")) == "Something went wrong in English."
