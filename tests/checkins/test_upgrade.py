@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import MetaData, Table, create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from server.cli import main
@@ -16,8 +16,9 @@ from server.config import load_config
 from storage import migrate
 from storage.blobs import FilesystemBlobStore, decode_key
 from storage.models import ReferenceTemplate
+from supervision.passwords import hash_password as password_hash
 from tests.checkins.helpers import CHECKINS, checkin_form
-from tests.factories import PASSWORD, make_office, make_officer, make_person
+from tests.factories import PASSWORD, make_office, make_officer
 from verification.embedders import DLIB, SFACE
 from verification.engine import FaceEngine
 from verification.evaluation import natural_key
@@ -42,6 +43,20 @@ def _photos(faces_dir: Path, identity: str) -> list[Path]:
     return sorted((faces_dir / "people" / identity).iterdir(), key=lambda p: natural_key(p.name))
 
 
+def _previous_version_person(session: Session, office_id: int, code: str) -> int:
+    """A person row as the previous release stored it: the factory's values for the columns its schema has (the
+    model of today has columns revision 0001 lacks, so the ORM cannot write this row)."""
+    table = Table("person", MetaData(), autoload_with=session.connection())
+    now = datetime.now(UTC)
+    values = {"code": code, "name": f"Person {code}", "gender": "male", "birth_date": date(1990, 1, 1),
+              "sentence_type": "probation", "supervision_level": "ordinary", "start_date": date(2026, 1, 1),
+              "end_date": date(2028, 1, 1), "office_id": office_id, "home_lat": 31.2304, "home_lon": 121.4737,
+              "home_radius_m": 3000.0, "status": "active", "employment_status": "unknown",
+              "password_hash": password_hash(PASSWORD), "created_at": now, "updated_at": now}
+    row = {name: value for name, value in values.items() if name in table.c}
+    return int(session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
+
+
 def _make_previous_version_instance(instance: dict[str, Any], faces_dir: Path) -> dict[str, int]:
     """The schema of the previous release (revision 0001) with references as it stored them: a dlib encoding from
     HOG + 68 landmarks in reference_face.encoding, the photo encrypted in the blob store."""
@@ -55,8 +70,8 @@ def _make_previous_version_instance(instance: dict[str, Any], faces_dir: Path) -
         office = make_office(session)
         officer = make_officer(session, office)
         for code, identity in IDENTITIES.items():
-            person = make_person(session, office, code)
-            ids[code] = person.id
+            person_id = _previous_version_person(session, office.id, code)
+            ids[code] = person_id
             for path in _photos(faces_dir, identity)[:5]:
                 data = path.read_bytes()
                 analysis = old_engine.analyze(data, purpose="checkin")
@@ -64,7 +79,7 @@ def _make_previous_version_instance(instance: dict[str, Any], faces_dir: Path) -
                 session.execute(text(
                     "INSERT INTO reference_face (person_id, blob_key, content_type, size, sha256, encoding, quality,"
                     " engine_version, forced, created_by_id, created_at) VALUES (:p, :k, :t, :s, :h, :e, '{}', :v, 0,"
-                    " :o, :at)"), {"p": person.id, "k": stored.key, "t": stored.content_type, "s": stored.size,
+                    " :o, :at)"), {"p": person_id, "k": stored.key, "t": stored.content_type, "s": stored.size,
                                    "h": stored.sha256, "e": analysis.encoding.astype("<f8").tobytes(),
                                    "v": OLD_ENGINE_VERSION, "o": officer.id, "at": datetime.now(UTC)})
         session.commit()
