@@ -8,7 +8,7 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,12 +162,15 @@ class DerivedKeys:
     left as an orphan. Everything else goes to the wrapped store.
     """
 
-    def __init__(self, store: BlobStore, stem: str) -> None:
+    def __init__(self, store: BlobStore, stem: str, *, still_owned: Callable[[], bool] | None = None) -> None:
         if len(stem) != KEY_STEM_LENGTH or not valid_key(stem):
             raise ValueError("a key stem is KEY_STEM_LENGTH hex characters")
         self.store = store
         self.stem = stem
         self.written = 0
+        # Whether the request still owns its reservation: after a retry took it over, the retry writes these same
+        # keys, so this request (rolling back late) must not delete them.
+        self.still_owned = still_owned
 
     def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Store data under the request's next derived key (or under key when one is given)."""
@@ -181,7 +184,9 @@ class DerivedKeys:
         return self.store.get(key)
 
     def delete(self, key: str) -> None:
-        """Delete from the wrapped store."""
+        """Delete from the wrapped store, except a derived key of a request whose reservation was taken over."""
+        if key.startswith(self.stem) and self.still_owned is not None and not self.still_owned():
+            return
         self.store.delete(key)
 
     def exists(self, key: str) -> bool:

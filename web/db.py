@@ -40,7 +40,7 @@ def blobs() -> BlobStore:
     if stem is None:
         return store
     if "request_blobs" not in g:
-        g.request_blobs = DerivedKeys(store, stem)
+        g.request_blobs = DerivedKeys(store, stem, still_owned=g.get("blob_key_owner"))
     return g.request_blobs
 
 

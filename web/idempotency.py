@@ -245,6 +245,20 @@ def _commit_with_answer(scope: str, key: str, reservation: Reservation, response
         raise
 
 
+def _still_owned(reservation: Reservation) -> bool:
+    """False once a retry has taken the reservation over (its row carries another token); True while it is this
+    request's, once it is freed, and when the database cannot tell (a takeover needs it to be up)."""
+    session = database().session()
+    try:
+        token = session.scalar(select(IdempotencyRecord.created_at)
+                               .where(IdempotencyRecord.id == reservation.record_id))
+    except SQLAlchemyError:
+        return True
+    finally:
+        session.close()
+    return token is None or token == reservation.token
+
+
 def idempotent(view: F) -> F:
     """Honour an Idempotency-Key header on a mutating endpoint (place under auth_required)."""
 
@@ -270,6 +284,7 @@ def idempotent(view: F) -> F:
         # The record's id keeps a key reused after its record expired from landing on the old request's blobs;
         # supervision.fsck derives the same stem from the stored record (id, scope, key, request hash).
         g.blob_key_stem = key_stem(str(outcome.record_id), scope, key, fingerprint)
+        g.blob_key_owner = functools.partial(_still_owned, outcome)
         defer_commit()
         try:
             try:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from storage.models import IdempotencyRecord, LeaveRequest
 from supervision.sweep import run_sweep
@@ -303,3 +303,57 @@ def test_fsck_knows_the_blob_of_a_dead_attempt_that_was_never_retried_is_an_orph
     assert fsck.repair_orphans(blobs=blobs, report=report) == 1
     assert stored_keys(app) == set()
 
+
+
+def test_a_late_rollback_of_a_taken_over_request_keeps_the_retrys_blob(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request that outlived its lease and lost it to a retry must not delete, when it rolls back, the file the
+    retry wrote under the same derived key (the retry's row points to it)."""
+    import io
+
+    import web.idempotency as idempotency
+    from tests.web.test_outages import jpeg
+
+    real_still_owned = idempotency._still_owned
+    seen: list[bool] = []
+
+    def taken_over_meanwhile(reservation: Any) -> bool:
+        # The retry took the lease over: the row now carries the retry's token, not this request's.
+        with app.app_context():
+            session = app.extensions["checkin.db"].session()
+            session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == reservation.record_id)
+                            .values(created_at=reservation.token + LEASE + timedelta(seconds=1)))
+            session.commit()
+            session.close()
+        seen.append(real_still_owned(reservation))
+        return seen[-1]
+
+    def fails(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the commit failed")
+
+    monkeypatch.setattr(idempotency, "_still_owned", taken_over_meanwhile)
+    monkeypatch.setattr(idempotency, "_commit_with_answer", fails)
+    form = {**leave_body(), "attachment": (io.BytesIO(jpeg()), "note.jpg")}
+    failed = client.post(LEAVE, data=form, headers={**phone, "Idempotency-Key": "late-owner-1"})
+    assert failed.status_code == 500
+    assert seen == [False]
+    assert len(stored_keys(app)) == 1  # kept: it is the retry's now
+
+
+def test_a_rollback_while_the_reservation_is_still_ours_deletes_the_blob(
+        client: Any, app: Any, phone: dict[str, str], world: World, db_session: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import web.idempotency as idempotency
+    from tests.web.test_outages import jpeg
+
+    def fails(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("the commit failed")
+
+    monkeypatch.setattr(idempotency, "_commit_with_answer", fails)
+    form = {**leave_body(), "attachment": (io.BytesIO(jpeg()), "note.jpg")}
+    failed = client.post(LEAVE, data=form, headers={**phone, "Idempotency-Key": "own-rollback-1"})
+    assert failed.status_code == 500
+    assert stored_keys(app) == set()  # the failed request cleaned up its own file
