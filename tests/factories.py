@@ -34,8 +34,8 @@ def make_officer(session: Session, office: Office, username: str = "officer1", *
     return account
 
 
-def make_person(session: Session, office: Office, code: str = "P001", *, password: str = PASSWORD,
-                **fields: Any) -> Person:
+def person_values(code: str, **fields: Any) -> dict[str, Any]:
+    """A test person's column values (besides code, office and password), with fields overriding them."""
     values: dict[str, Any] = {
         "name": f"Person {code}",
         "gender": "male",
@@ -50,7 +50,12 @@ def make_person(session: Session, office: Office, code: str = "P001", *, passwor
         "status": "active",
     }
     values.update(fields)
-    person = Person(code=code, office_id=office.id, password_hash=_hash(password), **values)
+    return values
+
+
+def make_person(session: Session, office: Office, code: str = "P001", *, password: str = PASSWORD,
+                **fields: Any) -> Person:
+    person = Person(code=code, office_id=office.id, password_hash=_hash(password), **person_values(code, **fields))
     session.add(person)
     session.commit()
     return person

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from storage.blobs import FilesystemBlobStore, decode_key
 from storage.models import ReferenceTemplate
 from supervision.passwords import hash_password as password_hash
 from tests.checkins.helpers import CHECKINS, checkin_form
-from tests.factories import PASSWORD, make_office, make_officer
+from tests.factories import PASSWORD, make_office, make_officer, person_values
 from verification.embedders import DLIB, SFACE
 from verification.engine import FaceEngine
 from verification.evaluation import natural_key
@@ -48,10 +48,7 @@ def _previous_version_person(session: Session, office_id: int, code: str) -> int
     model of today has columns revision 0001 lacks, so the ORM cannot write this row)."""
     table = Table("person", MetaData(), autoload_with=session.connection())
     now = datetime.now(UTC)
-    values = {"code": code, "name": f"Person {code}", "gender": "male", "birth_date": date(1990, 1, 1),
-              "sentence_type": "probation", "supervision_level": "ordinary", "start_date": date(2026, 1, 1),
-              "end_date": date(2028, 1, 1), "office_id": office_id, "home_lat": 31.2304, "home_lon": 121.4737,
-              "home_radius_m": 3000.0, "status": "active", "employment_status": "unknown",
+    values = {**person_values(code), "code": code, "office_id": office_id, "employment_status": "unknown",
               "password_hash": password_hash(PASSWORD), "created_at": now, "updated_at": now}
     row = {name: value for name, value in values.items() if name in table.c}
     return int(session.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
