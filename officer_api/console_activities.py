@@ -92,11 +92,7 @@ def create_activity() -> Response | tuple[str, int]:
                                               now=now(), capacity=body["capacity"], person_ids=body["person_ids"],
                                               levels=body["levels"], office_code=body["office"])
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "activity")
-        if messages is None:
-            raise
-        return _render_list(values, messages, 422)
+        return _render_list(values, console_forms.refusal(error, "activity"), 422)
     commit()
     notify("activities.created", id=activity.id, title=activity.title)
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -139,11 +135,7 @@ def record_attendance(activity_id: int) -> Response | tuple[str, int]:
             raise
         return _render_detail(activity, values, {"person_id": t("form.attendance.exists")}, status=409)
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "attendance")
-        if messages is None:
-            raise
-        return _render_detail(activity, values, messages, status=422)
+        return _render_detail(activity, values, console_forms.refusal(error, "attendance"), status=422)
     commit()
     notify("activities.attendance_recorded")
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -167,11 +159,7 @@ def review_attendance(activity_id: int, attendance_id: int) -> Response | tuple[
             if not errors:
                 raise
         except AppError as error:
-            session.rollback()
-            messages = console_forms.domain_messages(error, "review")
-            if messages is None:
-                raise
-            errors = messages
+            errors = console_forms.refusal(error, "review")
     if errors:
         blank = {"person_id": "", "hours": "", "note": ""}
         return _render_detail(activity, blank, {}, review_errors={attendance_id: errors}, status=422)
@@ -213,11 +201,7 @@ def record_talk(person_id: int) -> Response | tuple[str, int]:
     try:
         talk = talks.record_talk(session=session, actor=actor, person=person, now=now(), **body)
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "talk")
-        if messages is None:
-            raise
-        return _render_talk_form(person, values, messages, 422)
+        return _render_talk_form(person, values, console_forms.refusal(error, "talk"), 422)
     commit()
     notify("talks.recorded", id=talk.id, kind=t(f"talk_kind.{talk.kind}"))
     return redirect(url_for("console.person", person_id=person.id), code=303)

@@ -16,6 +16,7 @@ from marshmallow import Schema, ValidationError
 from officer_api.console_session import t, zone
 from officer_api.i18n import MESSAGES
 from supervision.errors import AppError
+from web.db import db_session
 
 
 def flat_errors(errors: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -58,6 +59,16 @@ def domain_messages(error: AppError, form: str) -> dict[str, str] | None:
     if error.status != 422 or not isinstance(errors, Mapping) or not errors:
         return None
     return field_messages(form, flat_errors(errors))
+
+
+def refusal(error: AppError, form: str) -> dict[str, str]:
+    """The per-field messages of a domain refusal, after rolling the request's work back; a refusal that names no
+    field is raised again (for the console's error page)."""
+    db_session().rollback()
+    messages = domain_messages(error, form)
+    if messages is None:
+        raise error
+    return messages
 
 
 def text(form: Mapping[str, str], name: str, limit: int = 10_000) -> str:

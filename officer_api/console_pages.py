@@ -89,11 +89,7 @@ def create_person() -> Response | tuple[str, int]:
             raise
         return _render_create(values, {"code": t("form.person.code_taken")}, 409)
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "person")
-        if messages is None:
-            raise
-        return _render_create(values, messages, 422)
+        return _render_create(values, console_forms.refusal(error, "person"), 422)
     commit()
     full = persons.may_see_full_identity(actor, person)
     notify("person_form.created", name=persons.shown_name(person, full_identity=full), code=person.code)
@@ -157,11 +153,7 @@ def update_person(person_id: int) -> Response | tuple[str, int]:
     try:
         persons.update_person(session=session, actor=actor, person=person, changes=_changes(person, body), now=now())
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "person")
-        if messages is None:
-            raise
-        return _render_edit(person, full, values, messages, 422)
+        return _render_edit(person, full, values, console_forms.refusal(error, "person"), 422)
     commit()
     notify("person_form.updated", name=persons.shown_name(person, full_identity=full), code=person.code)
     return redirect(url_for("console.person", person_id=person.id), code=303)
@@ -239,11 +231,7 @@ def create_zone(person_id: int) -> Response | tuple[str, int]:
     try:
         zone = tracking.create_zone(session=session, actor=actor, person=person, now=now(), **body)
     except AppError as error:
-        session.rollback()
-        messages = console_forms.domain_messages(error, "zone")
-        if messages is None:
-            raise
-        return _render_zones(person, values, messages, 422)
+        return _render_zones(person, values, console_forms.refusal(error, "zone"), 422)
     commit()
     notify("zones.created", id=zone.id)
     return redirect(url_for("console.zones", person_id=person.id), code=303)
