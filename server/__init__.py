@@ -114,7 +114,7 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
 def _register_blueprints(app: Flask) -> None:
     from mobile_api import blueprints as mobile_blueprints
     from officer_api import blueprints as officer_blueprints
-    from officer_api.console import console_bp
+    from officer_console.blueprint import console_bp
     from server.apidocs import bp as apidocs_bp
     from server.health import bp as health_bp
 

@@ -34,7 +34,7 @@ def test_login_page_is_chinese_and_sets_a_strict_session_cookie(client):
 
 
 def test_cookie_is_secure_outside_development(tmp_path, database_url):
-    from officer_api.console import console_bp
+    from officer_console.blueprint import console_bp
     from server import create_app
 
     app = create_app({"ENV": "production", "INSTANCE_PATH": str(tmp_path / "instance"),

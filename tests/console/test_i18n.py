@@ -11,9 +11,9 @@ import pytest
 from babel.messages.pofile import read_po
 from flask import session
 
-from officer_api import i18n
-from officer_api.console_session import distance, local_time, number, percent, t
-from officer_api.i18n import LANGUAGES, fill, keys, label, translate
+from officer_console import i18n
+from officer_console.i18n import LANGUAGES, fill, keys, label, translate
+from officer_console.session import distance, local_time, number, percent, t
 from storage.enums import (
     AlertType,
     CheckinStatus,
@@ -29,7 +29,7 @@ from storage.enums import (
 )
 from supervision.audit import AuditAction
 
-OFFICER_API = Path(__file__).resolve().parents[2] / "officer_api"
+CONSOLE = Path(__file__).resolve().parents[2] / "officer_console"
 KEY = r"""['"]([a-z0-9_]+\.[a-z0-9_.]+)['"]"""
 # t('key'), t("key", ...) and notify("key" ...) in templates and Python ...
 LITERAL_KEY = re.compile(rf"""\b(?:t|notify)\(\s*{KEY}\s*[,)]""")
@@ -40,7 +40,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 def _sources() -> list[Path]:
-    return [*OFFICER_API.glob("*.py"), *(OFFICER_API / "templates" / "console").glob("*.html")]
+    return [*CONSOLE.glob("*.py"), *(CONSOLE / "templates" / "console").glob("*.html")]
 
 
 def used_keys() -> set[str]:
@@ -70,7 +70,7 @@ def test_both_catalogues_have_the_same_keys_all_translated_with_the_same_placeho
 
 def test_no_compiled_catalogue_is_committed():
     # The .po files are compiled in memory at first use; a .mo file next to them could go stale unnoticed.
-    assert list((OFFICER_API / "translations").rglob("*.mo")) == []
+    assert list((CONSOLE / "translations").rglob("*.mo")) == []
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -162,7 +162,7 @@ def test_every_problem_code_the_api_declares_has_console_words(lang):
 
 
 def test_domain_errors_read_in_chinese_without_the_api_sentences(app):
-    from officer_api.console_session import error_text
+    from officer_console.session import error_text
     from supervision.errors import AppError, ValidationFailed
 
     refused = ValidationFailed({"note": ["A note is required when rejecting."], "nonsense": ["Unknown field."]})

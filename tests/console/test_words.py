@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from officer_api.console_review import face_verdict, quality_verdicts
+from officer_console.review import face_verdict, quality_verdicts
 from storage.models import Alert
 from tests.console.helpers import make_checkin, make_reference
 from verification.settings import EngineSettings

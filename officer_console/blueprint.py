@@ -1,4 +1,4 @@
-"""The officer console: server-rendered pages under /console/ on the same domain functions as the officer API.
+"""The console's blueprint: server-rendered pages under /console/ on the same domain functions as the officer API.
 
 Register with ``app.register_blueprint(console_bp)``. Login uses Flask's signed session cookie (HttpOnly,
 SameSite=Lax, Secure outside development and testing); every POST carries a per-session CSRF token.
@@ -12,16 +12,9 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from officer_api import (
-    console_activities,
-    console_auth,
-    console_pages,
-    console_persons,
-    console_report,
-    console_review,
-    console_work,
-)
-from officer_api.console_session import (
+from officer_console import activities, auth, pages, persons, report, review, work
+from officer_console.i18n import init_babel
+from officer_console.session import (
     CSRF_FIELD,
     csrf_token,
     csrf_valid,
@@ -40,7 +33,6 @@ from officer_api.console_session import (
     template_translators,
     zone,
 )
-from officer_api.i18n import init_babel
 from supervision import reviews
 from supervision.errors import AppError
 from supervision.persons import shown_name
@@ -57,57 +49,57 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 
 
 # The console's URL map in one place: (rule, endpoint, view, methods).
 _ROUTES: list[tuple[str, str, Any, tuple[str, ...]]] = [
-    ("/login", "login_form", console_auth.login_form, ("GET",)),
-    ("/login", "login", console_auth.login, ("POST",)),
-    ("/logout", "logout", console_auth.logout, ("POST",)),
-    ("/lang/<code>", "switch_language", console_auth.switch_language, ("GET",)),
-    ("/", "queue", console_review.queue, ("GET",)),
-    ("/review", "review_queue", console_review.queue, ("GET",)),
-    ("/checkins/<int:checkin_id>", "checkin", console_review.checkin_detail, ("GET",)),
-    ("/checkins/<int:checkin_id>/photo", "checkin_photo", console_review.checkin_photo, ("GET",)),
-    ("/checkins/<int:checkin_id>/review", "review", console_review.review, ("POST",)),
-    ("/checkins/<int:checkin_id>/review/undo", "undo_review", console_review.undo_review, ("POST",)),
-    ("/persons", "persons", console_persons.person_list, ("GET",)),
-    ("/persons/<int:person_id>", "person", console_persons.person_detail, ("GET",)),
-    ("/persons/<int:person_id>/faces", "enrol", console_persons.enrol, ("POST",)),
-    ("/persons/<int:person_id>/trail", "trail", console_persons.trail_page, ("GET",)),
-    ("/persons/<int:person_id>/faces/<int:face_id>/photo", "face_photo", console_persons.face_photo, ("GET",)),
-    ("/audit", "audit", console_persons.audit_log, ("GET",)),
-    ("/report", "report", console_report.report_page, ("GET",)),
-    ("/report.csv", "report_csv", console_report.report_csv, ("GET",)),
-    ("/report.xlsx", "report_xlsx", console_report.report_xlsx, ("GET",)),
-    ("/leave", "leave", console_work.leave_list, ("GET",)),
-    ("/leave/<int:leave_id>/decision", "decide_leave", console_work.decide_leave, ("POST",)),
-    ("/leave/<int:leave_id>/attachment", "leave_attachment", console_work.leave_attachment, ("GET",)),
-    ("/alerts", "alerts", console_work.alert_list, ("GET",)),
-    ("/alerts/<int:alert_id>/resolve", "resolve_alert", console_work.resolve_alert, ("POST",)),
-    ("/alerts/dismiss", "dismiss_alerts", console_work.dismiss_alerts, ("POST",)),
-    ("/alerts/undo", "undo_alerts", console_work.undo_dismissals, ("POST",)),
-    ("/persons/<int:person_id>/sanctions", "record_sanction", console_work.record_sanction, ("POST",)),
-    ("/persons/<int:person_id>/spot-checks", "spot_check", console_work.start_spot_check, ("POST",)),
-    ("/persons/<int:person_id>/video-inspections", "video_inspection", console_work.start_video_inspection,
+    ("/login", "login_form", auth.login_form, ("GET",)),
+    ("/login", "login", auth.login, ("POST",)),
+    ("/logout", "logout", auth.logout, ("POST",)),
+    ("/lang/<code>", "switch_language", auth.switch_language, ("GET",)),
+    ("/", "queue", review.queue, ("GET",)),
+    ("/review", "review_queue", review.queue, ("GET",)),
+    ("/checkins/<int:checkin_id>", "checkin", review.checkin_detail, ("GET",)),
+    ("/checkins/<int:checkin_id>/photo", "checkin_photo", review.checkin_photo, ("GET",)),
+    ("/checkins/<int:checkin_id>/review", "review", review.review, ("POST",)),
+    ("/checkins/<int:checkin_id>/review/undo", "undo_review", review.undo_review, ("POST",)),
+    ("/persons", "persons", persons.person_list, ("GET",)),
+    ("/persons/<int:person_id>", "person", persons.person_detail, ("GET",)),
+    ("/persons/<int:person_id>/faces", "enrol", persons.enrol, ("POST",)),
+    ("/persons/<int:person_id>/trail", "trail", persons.trail_page, ("GET",)),
+    ("/persons/<int:person_id>/faces/<int:face_id>/photo", "face_photo", persons.face_photo, ("GET",)),
+    ("/audit", "audit", persons.audit_log, ("GET",)),
+    ("/report", "report", report.report_page, ("GET",)),
+    ("/report.csv", "report_csv", report.report_csv, ("GET",)),
+    ("/report.xlsx", "report_xlsx", report.report_xlsx, ("GET",)),
+    ("/leave", "leave", work.leave_list, ("GET",)),
+    ("/leave/<int:leave_id>/decision", "decide_leave", work.decide_leave, ("POST",)),
+    ("/leave/<int:leave_id>/attachment", "leave_attachment", work.leave_attachment, ("GET",)),
+    ("/alerts", "alerts", work.alert_list, ("GET",)),
+    ("/alerts/<int:alert_id>/resolve", "resolve_alert", work.resolve_alert, ("POST",)),
+    ("/alerts/dismiss", "dismiss_alerts", work.dismiss_alerts, ("POST",)),
+    ("/alerts/undo", "undo_alerts", work.undo_dismissals, ("POST",)),
+    ("/persons/<int:person_id>/sanctions", "record_sanction", work.record_sanction, ("POST",)),
+    ("/persons/<int:person_id>/spot-checks", "spot_check", work.start_spot_check, ("POST",)),
+    ("/persons/<int:person_id>/video-inspections", "video_inspection", work.start_video_inspection,
      ("POST",)),
-    ("/video-inspections/<int:task_id>", "inspection", console_work.inspection_detail, ("GET",)),
-    ("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>", "key_frame", console_work.key_frame, ("GET",)),
-    ("/video-inspections/<int:task_id>/review", "review_inspection", console_work.review_inspection, ("POST",)),
-    ("/video-inspections", "inspections", console_pages.inspection_list, ("GET",)),
-    ("/persons/new", "person_new", console_pages.person_new, ("GET",)),
-    ("/persons/new", "create_person", console_pages.create_person, ("POST",)),
-    ("/persons/<int:person_id>/edit", "person_edit", console_pages.person_edit, ("GET",)),
-    ("/persons/<int:person_id>/edit", "update_person", console_pages.update_person, ("POST",)),
-    ("/persons/<int:person_id>/zones", "zones", console_pages.zone_list, ("GET",)),
-    ("/persons/<int:person_id>/zones", "create_zone", console_pages.create_zone, ("POST",)),
-    ("/persons/<int:person_id>/zones/<int:zone_id>/delete", "delete_zone", console_pages.delete_zone, ("POST",)),
-    ("/activities", "activities", console_activities.activity_list, ("GET",)),
-    ("/activities", "create_activity", console_activities.create_activity, ("POST",)),
-    ("/activities/<int:activity_id>", "activity", console_activities.activity_detail, ("GET",)),
-    ("/activities/<int:activity_id>/attendance", "record_attendance", console_activities.record_attendance,
+    ("/video-inspections/<int:task_id>", "inspection", work.inspection_detail, ("GET",)),
+    ("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>", "key_frame", work.key_frame, ("GET",)),
+    ("/video-inspections/<int:task_id>/review", "review_inspection", work.review_inspection, ("POST",)),
+    ("/video-inspections", "inspections", pages.inspection_list, ("GET",)),
+    ("/persons/new", "person_new", pages.person_new, ("GET",)),
+    ("/persons/new", "create_person", pages.create_person, ("POST",)),
+    ("/persons/<int:person_id>/edit", "person_edit", pages.person_edit, ("GET",)),
+    ("/persons/<int:person_id>/edit", "update_person", pages.update_person, ("POST",)),
+    ("/persons/<int:person_id>/zones", "zones", pages.zone_list, ("GET",)),
+    ("/persons/<int:person_id>/zones", "create_zone", pages.create_zone, ("POST",)),
+    ("/persons/<int:person_id>/zones/<int:zone_id>/delete", "delete_zone", pages.delete_zone, ("POST",)),
+    ("/activities", "activities", activities.activity_list, ("GET",)),
+    ("/activities", "create_activity", activities.create_activity, ("POST",)),
+    ("/activities/<int:activity_id>", "activity", activities.activity_detail, ("GET",)),
+    ("/activities/<int:activity_id>/attendance", "record_attendance", activities.record_attendance,
      ("POST",)),
     ("/activities/<int:activity_id>/attendance/<int:attendance_id>/review", "review_attendance",
-     console_activities.review_attendance, ("POST",)),
-    ("/persons/<int:person_id>/talks/new", "talk_new", console_activities.talk_new, ("GET",)),
-    ("/persons/<int:person_id>/talks", "record_talk", console_activities.record_talk, ("POST",)),
-    ("/talks/<int:talk_id>", "talk", console_activities.talk_detail, ("GET",)),
+     activities.review_attendance, ("POST",)),
+    ("/persons/<int:person_id>/talks/new", "talk_new", activities.talk_new, ("GET",)),
+    ("/persons/<int:person_id>/talks", "record_talk", activities.record_talk, ("POST",)),
+    ("/talks/<int:talk_id>", "talk", activities.talk_detail, ("GET",)),
 ]
 
 for _rule, _endpoint, _view, _methods in _ROUTES:

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from officer_api.alerts import duty_policy
-from officer_api.console_session import console_actor, enum_label, error_text, local_time, notify, safe_next, t
 from officer_api.leave import leave_policy
 from officer_api.tasks import spot_check_policy
+from officer_console.session import console_actor, enum_label, error_text, local_time, notify, safe_next, t
 from storage.enums import AlertStatus, AlertType, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
 from supervision import alerts, leave, sanctions, tasks, video_inspections

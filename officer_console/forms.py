@@ -13,8 +13,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from officer_api.console_session import t, zone
-from officer_api.i18n import MESSAGES
+from officer_console.i18n import MESSAGES
+from officer_console.session import t, zone
 from supervision.errors import AppError
 from web.db import db_session
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from officer_api.console_session import (
+from officer_console.i18n import normalise_language
+from officer_console.session import (
     LANG_KEY,
     STAFF_ROLES,
     end_login,
@@ -14,7 +15,6 @@ from officer_api.console_session import (
     start_login,
     t,
 )
-from officer_api.i18n import normalise_language
 from supervision import accounts
 from supervision.errors import InvalidCredentials, ValidationFailed
 from web.auth import client_ip

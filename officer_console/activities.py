@@ -8,14 +8,14 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from officer_api import console_forms
 from officer_api.activities import (
     ActivityCreateSchema,
     AttendanceReviewSchema,
     RecordAttendanceSchema,
     TalkCreateSchema,
 )
-from officer_api.console_session import console_actor, notify, t
+from officer_console import forms
+from officer_console.session import console_actor, notify, t
 from storage.enums import (
     ActivityKind,
     AttendanceDecision,
@@ -73,17 +73,17 @@ def create_activity() -> Response | tuple[str, int]:
     """Schedule a session at a venue and invite persons and/or levels (times are the office's local time)."""
     session = db_session()
     actor = console_actor()
-    values: dict[str, Any] = {name: console_forms.text(request.form, name, 1000) for name in ACTIVITY_FIELDS}
+    values: dict[str, Any] = {name: forms.text(request.form, name, 1000) for name in ACTIVITY_FIELDS}
     values["levels"] = [level for level in request.form.getlist("levels") if level][:3]
     values["person_ids"] = [pid for pid in request.form.getlist("person_ids") if pid][:10_000]
     data = {"kind": values["kind"], "title": values["title"],
             "venue": {"name": values["venue_name"], "lat": values["venue_lat"], "lon": values["venue_lon"],
                       "radius_m": values["venue_radius_m"]},
-            "start_at": console_forms.local_datetime(values["start_at"]),
-            "end_at": console_forms.local_datetime(values["end_at"]),
+            "start_at": forms.local_datetime(values["start_at"]),
+            "end_at": forms.local_datetime(values["end_at"]),
             "capacity": values["capacity"] or None, "person_ids": values["person_ids"] or None,
             "levels": values["levels"] or None, "office": values["office"] or None}
-    body, errors = console_forms.load(ActivityCreateSchema(), data, "activity")
+    body, errors = forms.load(ActivityCreateSchema(), data, "activity")
     if body is None:
         return _render_list(values, errors, 422)
     try:
@@ -92,7 +92,7 @@ def create_activity() -> Response | tuple[str, int]:
                                               now=now(), capacity=body["capacity"], person_ids=body["person_ids"],
                                               levels=body["levels"], office_code=body["office"])
     except AppError as error:
-        return _render_list(values, console_forms.refusal(error, "activity"), 422)
+        return _render_list(values, forms.refusal(error, "activity"), 422)
     commit()
     notify("activities.created", id=activity.id, title=activity.title)
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -122,9 +122,9 @@ def record_attendance(activity_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     activity = activities.get_activity(session=session, actor=actor, activity_id=activity_id)
-    values = {name: console_forms.text(request.form, name, 2000) for name in ("person_id", "hours", "note")}
+    values = {name: forms.text(request.form, name, 2000) for name in ("person_id", "hours", "note")}
     data = {"person_id": values["person_id"], "hours": values["hours"] or None, "note": values["note"]}
-    body, errors = console_forms.load(RecordAttendanceSchema(), data, "attendance")
+    body, errors = forms.load(RecordAttendanceSchema(), data, "attendance")
     if body is None:
         return _render_detail(activity, values, errors, status=422)
     try:
@@ -135,7 +135,7 @@ def record_attendance(activity_id: int) -> Response | tuple[str, int]:
             raise
         return _render_detail(activity, values, {"person_id": t("form.attendance.exists")}, status=409)
     except AppError as error:
-        return _render_detail(activity, values, console_forms.refusal(error, "attendance"), status=422)
+        return _render_detail(activity, values, forms.refusal(error, "attendance"), status=422)
     commit()
     notify("activities.attendance_recorded")
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -146,9 +146,9 @@ def review_attendance(activity_id: int, attendance_id: int) -> Response | tuple[
     session = db_session()
     actor = console_actor()
     activity = activities.get_activity(session=session, actor=actor, activity_id=activity_id)
-    values = {name: console_forms.text(request.form, name, 2000) for name in ("decision", "hours", "note")}
+    values = {name: forms.text(request.form, name, 2000) for name in ("decision", "hours", "note")}
     data = {"decision": values["decision"], "hours": values["hours"] or None, "note": values["note"] or None}
-    body, errors = console_forms.load(AttendanceReviewSchema(), data, "review")
+    body, errors = forms.load(AttendanceReviewSchema(), data, "review")
     if body is not None:
         try:
             activities.review_attendance(session=session, actor=actor, activity_id=activity.id,
@@ -159,7 +159,7 @@ def review_attendance(activity_id: int, attendance_id: int) -> Response | tuple[
             if not errors:
                 raise
         except AppError as error:
-            errors = console_forms.refusal(error, "review")
+            errors = forms.refusal(error, "review")
     if errors:
         blank = {"person_id": "", "hours": "", "note": ""}
         return _render_detail(activity, blank, {}, review_errors={attendance_id: errors}, status=422)
@@ -182,7 +182,7 @@ def _render_talk_form(person: Person, values: dict[str, str], errors: dict[str, 
 def talk_new(person_id: int) -> tuple[str, int]:
     """The form to record a talk or a counselling session with a person (now, in office time, by default)."""
     person = get_person(db_session(), console_actor(), person_id)
-    values = {"kind": TalkKind.INDIVIDUAL_TALK.value, "at": console_forms.local_input(now()), "minutes": "30",
+    values = {"kind": TalkKind.INDIVIDUAL_TALK.value, "at": forms.local_input(now()), "minutes": "30",
               "note": ""}
     return _render_talk_form(person, values, {})
 
@@ -192,16 +192,16 @@ def record_talk(person_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    values = {name: console_forms.text(request.form, name, 10_000) for name in TALK_FIELDS}
-    data = {"kind": values["kind"], "at": console_forms.local_datetime(values["at"]), "minutes": values["minutes"],
+    values = {name: forms.text(request.form, name, 10_000) for name in TALK_FIELDS}
+    data = {"kind": values["kind"], "at": forms.local_datetime(values["at"]), "minutes": values["minutes"],
             "note": values["note"]}
-    body, errors = console_forms.load(TalkCreateSchema(), data, "talk")
+    body, errors = forms.load(TalkCreateSchema(), data, "talk")
     if body is None:
         return _render_talk_form(person, values, errors, 422)
     try:
         talk = talks.record_talk(session=session, actor=actor, person=person, now=now(), **body)
     except AppError as error:
-        return _render_talk_form(person, values, console_forms.refusal(error, "talk"), 422)
+        return _render_talk_form(person, values, forms.refusal(error, "talk"), 422)
     commit()
     notify("talks.recorded", id=talk.id, kind=t(f"talk_kind.{talk.kind}"))
     return redirect(url_for("console.person", person_id=person.id), code=303)

@@ -1,4 +1,4 @@
-"""The console's UI strings: gettext catalogues (officer_api/translations/<lang>/LC_MESSAGES/messages.po) served
+"""The console's UI strings: gettext catalogues (officer_console/translations/<lang>/LC_MESSAGES/messages.po) served
 through Flask-Babel, Chinese by default, English on request.
 
 Message ids are dotted keys ("nav.review"); enum values are looked up as "<group>.<value>" (e.g.

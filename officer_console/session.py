@@ -22,7 +22,7 @@ from babel.units import format_unit
 from flask import current_app, flash, g, get_flashed_messages, request, session
 from sqlalchemy.orm import Session
 
-from officer_api.i18n import fill, normalise_language
+from officer_console.i18n import fill, normalise_language
 from storage.models import Account
 from supervision import accounts
 from supervision.actors import Actor

@@ -10,8 +10,8 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from officer_api.console_charts import Circle, location_map
-from officer_api.console_session import console_actor, error_text, notify, safe_next, t
+from officer_console.charts import Circle, location_map
+from officer_console.session import console_actor, error_text, notify, safe_next, t
 from storage.enums import CheckinStatus, ReviewDecision
 from storage.models import Checkin, LeaveRequest, Person
 from supervision import checkins, reports, reviews

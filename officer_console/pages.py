@@ -11,10 +11,10 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from officer_api import console_forms
-from officer_api.console_session import console_actor, notify, t
 from officer_api.persons import PersonCreateSchema, PersonUpdateSchema
 from officer_api.tracking import ZoneCreateSchema
+from officer_console import forms
+from officer_console.session import console_actor, notify, t
 from storage.enums import (
     EmploymentStatus,
     Gender,
@@ -51,7 +51,7 @@ def _home(form: dict[str, str]) -> dict[str, str] | None:
 
 
 def _posted(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: console_forms.text(request.form, name, 1000) for name in names}
+    return {name: forms.text(request.form, name, 1000) for name in names}
 
 
 def _render_create(values: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
@@ -78,7 +78,7 @@ def create_person() -> Response | tuple[str, int]:
     password = (request.form.get("password") or "")[:256]
     data: dict[str, Any] = {name: values[name] for name in CREATE_FIELDS if name not in HOME_FIELDS}
     data.update(password=password, home=_home(values), home_address=values["home_address"] or None)
-    body, errors = console_forms.load(PersonCreateSchema(), data, "person")
+    body, errors = forms.load(PersonCreateSchema(), data, "person")
     if body is None:
         return _render_create(values, errors, 422)
     try:
@@ -89,7 +89,7 @@ def create_person() -> Response | tuple[str, int]:
             raise
         return _render_create(values, {"code": t("form.person.code_taken")}, 409)
     except AppError as error:
-        return _render_create(values, console_forms.refusal(error, "person"), 422)
+        return _render_create(values, forms.refusal(error, "person"), 422)
     commit()
     full = persons.may_see_full_identity(actor, person)
     notify("person_form.created", name=persons.shown_name(person, full_identity=full), code=person.code)
@@ -147,13 +147,13 @@ def update_person(person_id: int) -> Response | tuple[str, int]:
     data.update(home=_home(values), home_address=values["home_address"] or None)
     if not full and not data["name"]:
         del data["name"]  # the masked name was not shown, so an empty field means "unchanged"
-    body, errors = console_forms.load(PersonUpdateSchema(), data, "person")
+    body, errors = forms.load(PersonUpdateSchema(), data, "person")
     if body is None:
         return _render_edit(person, full, values, errors, 422)
     try:
         persons.update_person(session=session, actor=actor, person=person, changes=_changes(person, body), now=now())
     except AppError as error:
-        return _render_edit(person, full, values, console_forms.refusal(error, "person"), 422)
+        return _render_edit(person, full, values, forms.refusal(error, "person"), 422)
     commit()
     notify("person_form.updated", name=persons.shown_name(person, full_identity=full), code=person.code)
     return redirect(url_for("console.person", person_id=person.id), code=303)
@@ -223,15 +223,15 @@ def create_zone(person_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    values = {name: console_forms.text(request.form, name, 20_000 if name == "polygon" else 1000)
+    values = {name: forms.text(request.form, name, 20_000 if name == "polygon" else 1000)
               for name in ZONE_FIELDS}
-    body, errors = console_forms.load(ZoneCreateSchema(), _zone_body(values), "zone")
+    body, errors = forms.load(ZoneCreateSchema(), _zone_body(values), "zone")
     if body is None:
         return _render_zones(person, values, errors, 422)
     try:
         zone = tracking.create_zone(session=session, actor=actor, person=person, now=now(), **body)
     except AppError as error:
-        return _render_zones(person, values, console_forms.refusal(error, "zone"), 422)
+        return _render_zones(person, values, forms.refusal(error, "zone"), 422)
     commit()
     notify("zones.created", id=zone.id)
     return redirect(url_for("console.zones", person_id=person.id), code=303)

@@ -9,11 +9,11 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from officer_api import console_work
 from officer_api.alerts import duty_policy
-from officer_api.console_charts import trail_map
-from officer_api.console_forms import local_input
-from officer_api.console_session import console_actor, enum_label, error_text, notify, t, zone
+from officer_console import work
+from officer_console.charts import trail_map
+from officer_console.forms import local_input
+from officer_console.session import console_actor, enum_label, error_text, notify, t, zone
 from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel, TalkKind
 from storage.models import Account, Person
 from supervision import (
@@ -93,7 +93,7 @@ def person_detail(person_id: int) -> str:
         "leave": leave.list_leave_requests(session=session, actor=actor, person_id=person.id, limit=20),
         "alerts": alerts.list_alerts(session=session, actor=actor, person_id=person.id, limit=20),
         "open_alert_status": AlertStatus.OPEN.value,
-        "absence_text": console_work.absence_text,
+        "absence_text": work.absence_text,
         "sanctions": sanctions.list_sanctions(session=session, actor=actor, person_id=person.id, limit=20),
         "suggestion": sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy),
         "sanction_kinds": list(sanctions.RANK),
