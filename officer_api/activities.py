@@ -7,13 +7,17 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from storage.enums import ActivityKind, AttendanceDecision, SupervisionLevel, TalkKind
+from storage.enums import ActivityKind
 from supervision import activities, talks
 from supervision.scope import get_person
 from web.activity_schemas import (
+    ActivityCreateSchema,
+    AttendanceReviewSchema,
     AttendanceSchema,
     ProgressArgsSchema,
     ProgressSchema,
+    RecordAttendanceSchema,
+    TalkCreateSchema,
     VenueSchema,
     progress,
     venue_of,
@@ -21,25 +25,12 @@ from web.activity_schemas import (
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
-from web.schemas import Id, PageArgsSchema, PlausibleDateTime, StrictSchema, decode_cursor, page, page_schema
+from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, page, page_schema
 
 blp = Blueprint("officer_activities", __name__, url_prefix="/api/v1/officer",
                 description="Education, community service, talks and counselling")
 
 STAFF = ("officer", "admin")
-
-
-class ActivityCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ActivityKind]))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    venue = fields.Nested(VenueSchema, required=True)
-    start_at = PlausibleDateTime(required=True)
-    end_at = PlausibleDateTime(required=True)
-    capacity = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10_000))
-    person_ids = fields.List(Id(), load_default=None, validate=validate.Length(max=10_000))
-    levels = fields.List(fields.String(validate=validate.OneOf([lv.value for lv in SupervisionLevel])),
-                         load_default=None, validate=validate.Length(max=3))
-    office = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
 
 
 class ActivitySchema(StrictSchema):
@@ -64,25 +55,6 @@ class ActivityDetailSchema(ActivitySchema):
 
 class ActivityListArgsSchema(PageArgsSchema):
     kind = fields.String(load_default=None, validate=validate.OneOf([k.value for k in ActivityKind]))
-
-
-class AttendanceReviewSchema(StrictSchema):
-    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in AttendanceDecision]))
-    hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=12))
-    note = fields.String(load_default=None, validate=validate.Length(max=2000))
-
-
-class RecordAttendanceSchema(StrictSchema):
-    person_id = Id(required=True)
-    hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=12))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-
-
-class TalkCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in TalkKind]))
-    at = PlausibleDateTime(required=True)
-    minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=24 * 60))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
 
 
 class TalkSchema(StrictSchema):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields, validate
 
 from storage.enums import AlertStatus, AlertType, SanctionKind, SupervisionLevel
@@ -13,17 +12,13 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
+from web.policies import duty_policy
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
 
 STAFF = ("officer", "admin")
-
-
-def duty_policy() -> duties.DutyPolicy:
-    """The check-in duties from configuration."""
-    return duties.DutyPolicy.from_config(current_app.config["CHECKIN"])
 
 
 class AlertListArgsSchema(PageArgsSchema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from marshmallow import fields, validate
 
 from storage.enums import ApprovalLevel, LeaveStatus
@@ -16,17 +16,13 @@ from web.apidoc import EVIDENCE_PROBLEMS
 from web.auth import auth_required, current_actor
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
+from web.policies import leave_policy
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_leave", __name__, url_prefix="/api/v1/officer/leave-requests",
                 description="Leave requests: queue, decisions and overdue returns")
 
 STAFF = ("officer", "admin")
-
-
-def leave_policy() -> leave.LeavePolicy:
-    """The deployment's leave rules from configuration (defaults for keys not configured)."""
-    return leave.LeavePolicy.from_config(current_app.config["CHECKIN"])
 
 
 class OfficerLeaveListArgsSchema(PageArgsSchema):

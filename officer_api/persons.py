@@ -18,9 +18,9 @@ from web.apidoc import EVIDENCE_PROBLEMS, IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
 from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
+from web.person_schemas import PersonCreateSchema, PersonUpdateSchema, choice
 from web.schemas import (
     PageArgsSchema,
-    PlausibleDate,
     StrictSchema,
     decode_cursor,
     enum_field,
@@ -32,42 +32,6 @@ blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons
                 description="Supervised persons and reference photos")
 
 STAFF = ("officer", "admin")
-
-
-def _choice(enum: Any) -> validate.OneOf:
-    return validate.OneOf([member.value for member in enum])
-
-
-class HomeSchema(StrictSchema):
-    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    radius_m = fields.Float(required=True, validate=validate.Range(min=50, max=200_000))
-
-
-class PersonCreateSchema(StrictSchema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{3,64}$"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    gender = fields.String(required=True, validate=_choice(Gender))
-    birth_date = PlausibleDate(required=True)
-    sentence_type = fields.String(required=True, validate=_choice(SentenceType))
-    supervision_level = fields.String(required=True, validate=_choice(SupervisionLevel))
-    start_date = PlausibleDate(required=True)
-    end_date = PlausibleDate(required=True)
-    office_code = fields.String(required=True)
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=256))
-    home = fields.Nested(HomeSchema, allow_none=True, load_default=None)
-    home_address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    employment_status = fields.String(load_default="unknown", validate=_choice(EmploymentStatus))
-
-
-class PersonUpdateSchema(StrictSchema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    supervision_level = fields.String(validate=_choice(SupervisionLevel))
-    end_date = PlausibleDate()
-    home = fields.Nested(HomeSchema, allow_none=True)
-    home_address = fields.String(allow_none=True, validate=validate.Length(max=500))
-    status = fields.String(validate=_choice(PersonStatus))
-    employment_status = fields.String(validate=_choice(EmploymentStatus))
 
 
 class PersonSchema(StrictSchema):
@@ -100,8 +64,8 @@ class PersonSchema(StrictSchema):
 
 
 class PersonListArgsSchema(PageArgsSchema):
-    status = fields.String(load_default=None, validate=_choice(PersonStatus))
-    level = fields.String(load_default=None, validate=_choice(SupervisionLevel))
+    status = fields.String(load_default=None, validate=choice(PersonStatus))
+    level = fields.String(load_default=None, validate=choice(SupervisionLevel))
     office_code = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=100))
 

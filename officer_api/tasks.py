@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields, validate
 
 from storage.enums import TaskKind, TaskStatus
@@ -14,16 +13,12 @@ from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
+from web.policies import spot_check_policy
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_tasks", __name__, url_prefix="/api/v1/officer", description="Spot checks and other tasks")
 
 STAFF = ("officer", "admin")
-
-
-def spot_check_policy() -> tasks.SpotCheckPolicy:
-    """The spot-check rules from configuration."""
-    return tasks.SpotCheckPolicy.from_config(current_app.config["CHECKIN"])
 
 
 class SpotCheckCreateSchema(StrictSchema):

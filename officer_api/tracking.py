@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from officer_api.alerts import AlertSchema
 from supervision import tracking
@@ -14,13 +14,12 @@ from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import commit, db_session, now
 from web.schemas import PlausibleDate, PlausibleDateTime, StrictSchema
-from web.zones import TrackingStateSchema, ZoneSchema
+from web.zones import TrackingStateSchema, ZoneCreateSchema, ZoneSchema
 
 blp = Blueprint("officer_tracking", __name__, url_prefix="/api/v1/officer/persons",
                 description="Location tracking, zones and trails")
 
 STAFF = ("officer", "admin")
-HH_MM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="Use HH:MM (00:00 to 23:59).")
 
 
 def location_policy() -> tracking.LocationPolicy:
@@ -41,32 +40,6 @@ class TrackingSchema(TrackingStateSchema):
     reason = fields.String(allow_none=True)
     started_at = fields.DateTime(allow_none=True)
     stopped_at = fields.DateTime(allow_none=True)
-
-
-class CircleInSchema(StrictSchema):
-    lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
-    radius_m = fields.Float(required=True, validate=validate.Range(min=10, max=200_000))
-
-
-class HoursInSchema(StrictSchema):
-    start = fields.String(required=True, validate=HH_MM)
-    end = fields.String(required=True, validate=HH_MM)
-
-
-def _check_point(point: list[float]) -> None:
-    if len(point) != 2 or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
-        raise ValidationError("Each point is [lat, lon] in decimal degrees.")
-
-
-class ZoneCreateSchema(StrictSchema):
-    kind = fields.String(required=True, validate=validate.OneOf(["inclusion", "exclusion", "curfew"]))
-    scope = fields.String(load_default="home", validate=validate.OneOf(["home", "county"]))
-    circle = fields.Nested(CircleInSchema, load_default=None)
-    polygon = fields.List(fields.List(fields.Float(), validate=_check_point), load_default=None,
-                          validate=validate.Length(min=3, max=500))
-    hours = fields.Nested(HoursInSchema, load_default=None)
-    note = fields.String(load_default=None, validate=validate.Length(max=1000))
 
 
 class TrailArgsSchema(StrictSchema):

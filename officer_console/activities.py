@@ -8,12 +8,6 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from officer_api.activities import (
-    ActivityCreateSchema,
-    AttendanceReviewSchema,
-    RecordAttendanceSchema,
-    TalkCreateSchema,
-)
 from officer_console import forms
 from officer_console.session import console_actor, notify, t
 from storage.enums import (
@@ -28,6 +22,12 @@ from storage.models import Activity, Person
 from supervision import activities, persons, reports, talks
 from supervision.errors import AppError, Conflict
 from supervision.scope import get_person
+from web.activity_schemas import (
+    ActivityCreateSchema,
+    AttendanceReviewSchema,
+    RecordAttendanceSchema,
+    TalkCreateSchema,
+)
 from web.db import commit, db_session, now
 from web.schemas import is_id
 

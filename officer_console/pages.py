@@ -11,8 +11,6 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from officer_api.persons import PersonCreateSchema, PersonUpdateSchema
-from officer_api.tracking import ZoneCreateSchema
 from officer_console import forms
 from officer_console.session import console_actor, notify, t
 from storage.enums import (
@@ -30,7 +28,9 @@ from supervision import persons, reports, tracking, video_inspections
 from supervision.errors import AppError, Conflict
 from supervision.scope import get_person
 from web.db import commit, db_session, now
+from web.person_schemas import PersonCreateSchema, PersonUpdateSchema
 from web.schemas import is_id
+from web.zones import ZoneCreateSchema
 
 PAGE_SIZE = 50
 HOME_FIELDS = ("home_lat", "home_lon", "home_radius_m")

@@ -9,7 +9,6 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from officer_api.alerts import duty_policy
 from officer_console import work
 from officer_console.charts import trail_map
 from officer_console.forms import local_input
@@ -37,6 +36,7 @@ from supervision.locks import lock_person
 from supervision.scope import get_person, office_condition
 from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
+from web.policies import duty_policy
 from web.schemas import is_id
 
 PAGE_SIZE = 50

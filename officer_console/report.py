@@ -7,12 +7,12 @@ from datetime import date
 from flask import Response, render_template, request
 from markupsafe import Markup
 
-from officer_api.alerts import duty_policy
 from officer_console.charts import bar_chart
 from officer_console.session import console_actor, enum_label, number, percent, t, zone
 from supervision import reports
 from supervision.reports import DistrictReport, ReportPeriod, ReportRow, SheetText
 from web.db import db_session, now
+from web.policies import duty_policy
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

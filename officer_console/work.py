@@ -8,9 +8,6 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from officer_api.alerts import duty_policy
-from officer_api.leave import leave_policy
-from officer_api.tasks import spot_check_policy
 from officer_console.session import console_actor, enum_label, error_text, local_time, notify, safe_next, t
 from storage.enums import AlertStatus, AlertType, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
@@ -21,6 +18,7 @@ from supervision.sanctions import Suggestion
 from supervision.scope import get_person
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
+from web.policies import duty_policy, leave_policy, spot_check_policy
 from web.schemas import is_id
 
 LIST_LIMIT = 50

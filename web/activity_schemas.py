@@ -1,5 +1,5 @@
-"""Schemas and settings both APIs use for sessions, attendance and monthly hours (the phone and officer packages
-never import each other)."""
+"""Schemas and settings both APIs and the console use for sessions, attendance, talks and monthly hours (the phone,
+officer and console packages never import each other)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from flask import current_app
 from marshmallow import ValidationError, fields, validate
 
+from storage.enums import ActivityKind, AttendanceDecision, SupervisionLevel, TalkKind
 from supervision import activities
-from web.schemas import StrictSchema
+from web.schemas import Id, PlausibleDateTime, StrictSchema
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -26,6 +27,38 @@ class VenueSchema(StrictSchema):
     lat = fields.Float(required=True, validate=validate.Range(min=-90, max=90))
     lon = fields.Float(required=True, validate=validate.Range(min=-180, max=180))
     radius_m = fields.Float(required=True, validate=validate.Range(min=10, max=5000))
+
+
+class ActivityCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in ActivityKind]))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    venue = fields.Nested(VenueSchema, required=True)
+    start_at = PlausibleDateTime(required=True)
+    end_at = PlausibleDateTime(required=True)
+    capacity = fields.Integer(load_default=None, validate=validate.Range(min=1, max=10_000))
+    person_ids = fields.List(Id(), load_default=None, validate=validate.Length(max=10_000))
+    levels = fields.List(fields.String(validate=validate.OneOf([lv.value for lv in SupervisionLevel])),
+                         load_default=None, validate=validate.Length(max=3))
+    office = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+
+
+class AttendanceReviewSchema(StrictSchema):
+    decision = fields.String(required=True, validate=validate.OneOf([d.value for d in AttendanceDecision]))
+    hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=12))
+    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class RecordAttendanceSchema(StrictSchema):
+    person_id = Id(required=True)
+    hours = fields.Float(load_default=None, validate=validate.Range(min=0, max=12))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class TalkCreateSchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in TalkKind]))
+    at = PlausibleDateTime(required=True)
+    minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=24 * 60))
+    note = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
 
 
 def venue_of(activity: Any) -> dict[str, Any]:
