@@ -1,5 +1,6 @@
 """Console pages for education and community-service sessions (教育学习 / 社区服务) with their attendance, and for
-individual talks and counselling (个别谈话 / 心理辅导), on the officer API's schemas and domain functions."""
+individual talks and counselling (个别谈话 / 心理辅导): each form a declared schema whose body is the officer API's
+input schema (web/activity_schemas.py), on the same domain functions."""
 
 from __future__ import annotations
 
@@ -34,8 +35,63 @@ from web.schemas import is_id
 PAGE_SIZE = 50
 INVITE_CHOICES = 500
 REVIEWABLE = (AttendanceStatus.NEEDS_REVIEW, AttendanceStatus.VERIFIED, AttendanceStatus.CHECKED_IN)
-ACTIVITY_FIELDS = ("kind", "title", "venue_name", "venue_lat", "venue_lon", "venue_radius_m", "start_at", "end_at",
-                   "capacity", "office")
+
+
+class ActivityForm(forms.FormSchema):
+    """A new session: POST /api/v1/officer/activities's fields, the venue as separate inputs, times in office time."""
+
+    form = "activity"
+    body = ActivityCreateSchema
+
+    kind = forms.Text()
+    title = forms.Text()
+    venue_name = forms.Text()
+    venue_lat = forms.Text()
+    venue_lon = forms.Text()
+    venue_radius_m = forms.Text()
+    start_at = forms.Text()
+    end_at = forms.Text()
+    capacity = forms.Text()
+    office = forms.Text()
+    levels = forms.Many(3)
+    person_ids = forms.Many(10_000)
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": values["kind"], "title": values["title"],
+                "venue": {"name": values["venue_name"], "lat": values["venue_lat"], "lon": values["venue_lon"],
+                          "radius_m": values["venue_radius_m"]},
+                "start_at": forms.local_datetime(values["start_at"]),
+                "end_at": forms.local_datetime(values["end_at"]),
+                "capacity": values["capacity"] or None, "person_ids": values["person_ids"] or None,
+                "levels": values["levels"] or None, "office": values["office"] or None}
+
+
+class AttendanceForm(forms.FormSchema):
+    """The attendance of an invited person without a phone: POST .../attendance's fields."""
+
+    form = "attendance"
+    body = RecordAttendanceSchema
+
+    person_id = forms.Text(2000)
+    hours = forms.Text(2000)
+    note = forms.Text(2000)
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "hours": values["hours"] or None}
+
+
+class AttendanceReviewForm(forms.FormSchema):
+    """Confirm or reject one attendance: POST .../attendance/<id>/review's fields."""
+
+    form = "review"
+    body = AttendanceReviewSchema
+
+    decision = forms.Text(2000)
+    hours = forms.Text(2000)
+    note = forms.Text(2000)
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "hours": values["hours"] or None, "note": values["note"] or None}
 
 
 def _id_arg(value: str) -> int | None:
@@ -64,8 +120,8 @@ def _render_list(values: dict[str, Any], errors: dict[str, str], status: int = 2
 
 def activity_list() -> tuple[str, int]:
     """The sessions of the office (a county admin: of the county), newest first, with the form to schedule one."""
-    values: dict[str, Any] = dict.fromkeys(ACTIVITY_FIELDS, "")
-    values.update(kind=ActivityKind.GROUP_EDUCATION.value, venue_radius_m="200", levels=[], person_ids=[])
+    values = forms.blank(ActivityForm())
+    values.update(kind=ActivityKind.GROUP_EDUCATION.value, venue_radius_m="200")
     return _render_list(values, {})
 
 
@@ -73,26 +129,17 @@ def create_activity() -> Response | tuple[str, int]:
     """Schedule a session at a venue and invite persons and/or levels (times are the office's local time)."""
     session = db_session()
     actor = console_actor()
-    values: dict[str, Any] = {name: forms.text(request.form, name, 1000) for name in ACTIVITY_FIELDS}
-    values["levels"] = [level for level in request.form.getlist("levels") if level][:3]
-    values["person_ids"] = [pid for pid in request.form.getlist("person_ids") if pid][:10_000]
-    data = {"kind": values["kind"], "title": values["title"],
-            "venue": {"name": values["venue_name"], "lat": values["venue_lat"], "lon": values["venue_lon"],
-                      "radius_m": values["venue_radius_m"]},
-            "start_at": forms.local_datetime(values["start_at"]),
-            "end_at": forms.local_datetime(values["end_at"]),
-            "capacity": values["capacity"] or None, "person_ids": values["person_ids"] or None,
-            "levels": values["levels"] or None, "office": values["office"] or None}
-    body, errors = forms.load(ActivityCreateSchema(), data, "activity")
+    posted = forms.load(ActivityForm())
+    body = posted.data
     if body is None:
-        return _render_list(values, errors, 422)
+        return _render_list(posted.values, posted.errors, 422)
     try:
         activity = activities.create_activity(session=session, actor=actor, kind=body["kind"], title=body["title"],
                                               venue=body["venue"], start_at=body["start_at"], end_at=body["end_at"],
                                               now=now(), capacity=body["capacity"], person_ids=body["person_ids"],
                                               levels=body["levels"], office_code=body["office"])
     except AppError as error:
-        return _render_list(values, forms.refusal(error, "activity"), 422)
+        return _render_list(posted.values, forms.refusal(error, "activity"), 422)
     commit()
     notify("activities.created", id=activity.id, title=activity.title)
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -114,7 +161,7 @@ def _render_detail(activity: Activity, values: dict[str, str], errors: dict[str,
 def activity_detail(activity_id: int) -> tuple[str, int]:
     """One session: venue and time, who was invited, and each one's attendance with the officer's forms."""
     activity = activities.get_activity(session=db_session(), actor=console_actor(), activity_id=activity_id)
-    return _render_detail(activity, {"person_id": "", "hours": "", "note": ""}, {})
+    return _render_detail(activity, forms.blank(AttendanceForm()), {})
 
 
 def record_attendance(activity_id: int) -> Response | tuple[str, int]:
@@ -122,20 +169,18 @@ def record_attendance(activity_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     activity = activities.get_activity(session=session, actor=actor, activity_id=activity_id)
-    values = {name: forms.text(request.form, name, 2000) for name in ("person_id", "hours", "note")}
-    data = {"person_id": values["person_id"], "hours": values["hours"] or None, "note": values["note"]}
-    body, errors = forms.load(RecordAttendanceSchema(), data, "attendance")
-    if body is None:
-        return _render_detail(activity, values, errors, status=422)
+    posted = forms.load(AttendanceForm())
+    if posted.data is None:
+        return _render_detail(activity, posted.values, posted.errors, status=422)
     try:
-        activities.record_attendance(session=session, actor=actor, activity_id=activity.id, now=now(), **body)
+        activities.record_attendance(session=session, actor=actor, activity_id=activity.id, now=now(), **posted.data)
     except Conflict as error:
         session.rollback()
         if error.code != "attendance_exists":
             raise
-        return _render_detail(activity, values, {"person_id": t("form.attendance.exists")}, status=409)
+        return _render_detail(activity, posted.values, {"person_id": t("form.attendance.exists")}, status=409)
     except AppError as error:
-        return _render_detail(activity, values, forms.refusal(error, "attendance"), status=422)
+        return _render_detail(activity, posted.values, forms.refusal(error, "attendance"), status=422)
     commit()
     notify("activities.attendance_recorded")
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
@@ -146,13 +191,12 @@ def review_attendance(activity_id: int, attendance_id: int) -> Response | tuple[
     session = db_session()
     actor = console_actor()
     activity = activities.get_activity(session=session, actor=actor, activity_id=activity_id)
-    values = {name: forms.text(request.form, name, 2000) for name in ("decision", "hours", "note")}
-    data = {"decision": values["decision"], "hours": values["hours"] or None, "note": values["note"] or None}
-    body, errors = forms.load(AttendanceReviewSchema(), data, "review")
-    if body is not None:
+    posted = forms.load(AttendanceReviewForm())
+    errors = posted.errors
+    if posted.data is not None:
         try:
             activities.review_attendance(session=session, actor=actor, activity_id=activity.id,
-                                         attendance_id=attendance_id, now=now(), **body)
+                                         attendance_id=attendance_id, now=now(), **posted.data)
         except Conflict as error:
             session.rollback()
             errors = {"decision": t("form.review.already")} if error.code == "already_reviewed" else {}
@@ -161,16 +205,28 @@ def review_attendance(activity_id: int, attendance_id: int) -> Response | tuple[
         except AppError as error:
             errors = forms.refusal(error, "review")
     if errors:
-        blank = {"person_id": "", "hours": "", "note": ""}
+        blank = forms.blank(AttendanceForm())
         return _render_detail(activity, blank, {}, review_errors={attendance_id: errors}, status=422)
     commit()
-    notify("activities.attendance_reviewed", decision=t(f"attendance_decision.{values['decision']}"))
+    notify("activities.attendance_reviewed", decision=t(f"attendance_decision.{posted.values['decision']}"))
     return redirect(url_for("console.activity", activity_id=activity.id), code=303)
 
 
 # ------------------------------------------------------------------------------------------------ talks
 
-TALK_FIELDS = ("kind", "at", "minutes", "note")
+class TalkForm(forms.FormSchema):
+    """A talk or counselling session: POST /api/v1/officer/persons/<id>/talks's fields, the time in office time."""
+
+    form = "talk"
+    body = TalkCreateSchema
+
+    kind = forms.Text(10_000)
+    at = forms.Text(10_000)
+    minutes = forms.Text(10_000)
+    note = forms.Text(10_000)
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "at": forms.local_datetime(values["at"])}
 
 
 def _render_talk_form(person: Person, values: dict[str, str], errors: dict[str, str],
@@ -192,16 +248,13 @@ def record_talk(person_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    values = {name: forms.text(request.form, name, 10_000) for name in TALK_FIELDS}
-    data = {"kind": values["kind"], "at": forms.local_datetime(values["at"]), "minutes": values["minutes"],
-            "note": values["note"]}
-    body, errors = forms.load(TalkCreateSchema(), data, "talk")
-    if body is None:
-        return _render_talk_form(person, values, errors, 422)
+    posted = forms.load(TalkForm())
+    if posted.data is None:
+        return _render_talk_form(person, posted.values, posted.errors, 422)
     try:
-        talk = talks.record_talk(session=session, actor=actor, person=person, now=now(), **body)
+        talk = talks.record_talk(session=session, actor=actor, person=person, now=now(), **posted.data)
     except AppError as error:
-        return _render_talk_form(person, values, forms.refusal(error, "talk"), 422)
+        return _render_talk_form(person, posted.values, forms.refusal(error, "talk"), 422)
     commit()
     notify("talks.recorded", id=talk.id, kind=t(f"talk_kind.{talk.kind}"))
     return redirect(url_for("console.person", person_id=person.id), code=303)

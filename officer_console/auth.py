@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from officer_console import forms
 from officer_console.i18n import normalise_language
 from officer_console.session import (
     LANG_KEY,
@@ -22,6 +23,14 @@ from web.db import commit, db_session, now
 from web.limiter import guard_login
 
 
+class LoginForm(forms.FormSchema):
+    """The login page's form: a staff account's username and password, and where to go afterwards."""
+
+    username = forms.Text(64)
+    password = forms.Secret(256)
+    next = forms.Word()
+
+
 def login_form() -> str:
     """The login page."""
     return render_template("console/login.html", next=request.args.get("next", ""))
@@ -29,9 +38,8 @@ def login_form() -> str:
 
 def login() -> Response | tuple[str, int]:
     """Check the credentials with the API's rules and open a login session; persons are refused."""
-    username = request.form.get("username", "").strip()[:64]
-    password = request.form.get("password", "")[:256]
-    next_url = request.form.get("next", "")
+    posted = forms.read(LoginForm())
+    username, password, next_url = posted["username"], posted["password"], posted["next"]
     # The same counters as the API's login: failures of a username add up whichever login they were made in.
     guard = guard_login(username, client_ip())
     session_ = db_session()

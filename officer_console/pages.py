@@ -1,7 +1,8 @@
 """Console pages for the person file (register and edit a person, their zones) and the video inspection list.
 
-The forms load through the officer API's own schemas and call the same domain functions, so the console and the API
-accept and refuse the same things; a refused form comes back with the entered values and a hint beside each field.
+Each form is a declared schema whose body is the officer API's input schema (web/person_schemas.py, web/zones.py),
+and the views call the same domain functions, so the console and the API accept and refuse the same things; a
+refused form comes back with the entered values and a hint beside each field.
 """
 
 from __future__ import annotations
@@ -33,10 +34,6 @@ from web.schemas import is_id
 from web.zones import ZoneCreateSchema
 
 PAGE_SIZE = 50
-HOME_FIELDS = ("home_lat", "home_lon", "home_radius_m")
-CREATE_FIELDS = ("code", "name", "gender", "birth_date", "sentence_type", "supervision_level", "start_date",
-                 "end_date", "office_code", "employment_status", "home_address", *HOME_FIELDS)
-EDIT_FIELDS = ("name", "supervision_level", "end_date", "status", "employment_status", "home_address", *HOME_FIELDS)
 
 
 def _choices() -> dict[str, Any]:
@@ -44,14 +41,62 @@ def _choices() -> dict[str, Any]:
             "employments": list(EmploymentStatus), "statuses": list(PersonStatus)}
 
 
-def _home(form: dict[str, str]) -> dict[str, str] | None:
-    # All three empty: no home area; otherwise all three are needed and the schema says which one is wrong.
-    values = {"lat": form["home_lat"], "lon": form["home_lon"], "radius_m": form["home_radius_m"]}
-    return None if not any(values.values()) else values
+class _HomeFields(forms.FormSchema):
+    """The home area and address, on both person forms."""
+
+    home_address = forms.Text()
+    home_lat = forms.Text()
+    home_lon = forms.Text()
+    home_radius_m = forms.Text()
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        # All three empty: no home area; otherwise all three are needed and the schema says which one is wrong.
+        data = {name: value for name, value in values.items() if not name.startswith("home_")}
+        home = {"lat": values["home_lat"], "lon": values["home_lon"], "radius_m": values["home_radius_m"]}
+        data.update(home=home if any(home.values()) else None, home_address=values["home_address"] or None)
+        return data
 
 
-def _posted(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: forms.text(request.form, name, 1000) for name in names}
+class PersonCreateForm(_HomeFields):
+    """The registration form: POST /api/v1/officer/persons's fields, the home area as three inputs."""
+
+    form = "person"
+    body = PersonCreateSchema
+
+    code = forms.Text()
+    name = forms.Text()
+    gender = forms.Text()
+    birth_date = forms.Text()
+    sentence_type = forms.Text()
+    supervision_level = forms.Text()
+    start_date = forms.Text()
+    end_date = forms.Text()
+    office_code = forms.Text()
+    employment_status = forms.Text()
+    password = forms.Secret(256)
+
+
+class PersonEditForm(_HomeFields):
+    """The edit form: PATCH /api/v1/officer/persons/<id>'s fields; a masked name left empty stays unchanged."""
+
+    form = "person"
+    body = PersonUpdateSchema
+
+    name = forms.Text()
+    supervision_level = forms.Text()
+    end_date = forms.Text()
+    status = forms.Text()
+    employment_status = forms.Text()
+
+    def __init__(self, *, name_shown: bool) -> None:
+        super().__init__()
+        self.name_shown = name_shown
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        data = super().reshape(values)
+        if not self.name_shown and not data["name"]:
+            del data["name"]  # the masked name was not shown, so an empty field means "unchanged"
+        return data
 
 
 def _render_create(values: dict[str, str], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
@@ -65,7 +110,7 @@ def person_new() -> tuple[str, int]:
     actor = console_actor()
     offices = reports.offices_in_scope(db_session(), actor)
     own = next((office.code for office in offices if office.id == actor.office_id), "")
-    values = dict.fromkeys(CREATE_FIELDS, "")
+    values = forms.blank(PersonCreateForm())
     values.update(office_code=own, employment_status=EmploymentStatus.UNKNOWN.value)
     return _render_create(values, {})
 
@@ -74,22 +119,18 @@ def create_person() -> Response | tuple[str, int]:
     """Register a person through the API's schema and domain rules; errors come back beside their fields."""
     session = db_session()
     actor = console_actor()
-    values = _posted(CREATE_FIELDS)
-    password = (request.form.get("password") or "")[:256]
-    data: dict[str, Any] = {name: values[name] for name in CREATE_FIELDS if name not in HOME_FIELDS}
-    data.update(password=password, home=_home(values), home_address=values["home_address"] or None)
-    body, errors = forms.load(PersonCreateSchema(), data, "person")
-    if body is None:
-        return _render_create(values, errors, 422)
+    posted = forms.load(PersonCreateForm())
+    if posted.data is None:
+        return _render_create(posted.values, posted.errors, 422)
     try:
-        person = persons.create_person(session=session, actor=actor, now=now(), **body)
+        person = persons.create_person(session=session, actor=actor, now=now(), **posted.data)
     except Conflict as error:
         session.rollback()
         if error.code != "person_code_taken":
             raise
-        return _render_create(values, {"code": t("form.person.code_taken")}, 409)
+        return _render_create(posted.values, {"code": t("form.person.code_taken")}, 409)
     except AppError as error:
-        return _render_create(values, forms.refusal(error, "person"), 422)
+        return _render_create(posted.values, forms.refusal(error, "person"), 422)
     commit()
     full = persons.may_see_full_identity(actor, person)
     notify("person_form.created", name=persons.shown_name(person, full_identity=full), code=person.code)
@@ -142,18 +183,14 @@ def update_person(person_id: int) -> Response | tuple[str, int]:
     actor = console_actor()
     person = get_person(session, actor, person_id)
     full = persons.may_see_full_identity(actor, person) or not persons.is_minor(person)
-    values = _posted(EDIT_FIELDS)
-    data: dict[str, Any] = {name: values[name] for name in EDIT_FIELDS if name not in HOME_FIELDS}
-    data.update(home=_home(values), home_address=values["home_address"] or None)
-    if not full and not data["name"]:
-        del data["name"]  # the masked name was not shown, so an empty field means "unchanged"
-    body, errors = forms.load(PersonUpdateSchema(), data, "person")
-    if body is None:
-        return _render_edit(person, full, values, errors, 422)
+    posted = forms.load(PersonEditForm(name_shown=full))
+    if posted.data is None:
+        return _render_edit(person, full, posted.values, posted.errors, 422)
     try:
-        persons.update_person(session=session, actor=actor, person=person, changes=_changes(person, body), now=now())
+        persons.update_person(session=session, actor=actor, person=person, changes=_changes(person, posted.data),
+                              now=now())
     except AppError as error:
-        return _render_edit(person, full, values, forms.refusal(error, "person"), 422)
+        return _render_edit(person, full, posted.values, forms.refusal(error, "person"), 422)
     commit()
     notify("person_form.updated", name=persons.shown_name(person, full_identity=full), code=person.code)
     return redirect(url_for("console.person", person_id=person.id), code=303)
@@ -182,10 +219,6 @@ def inspection_list() -> str:
 
 # ------------------------------------------------------------------------------------------------ zones
 
-ZONE_FIELDS = ("kind", "scope", "circle_lat", "circle_lon", "circle_radius_m", "polygon", "hours_start",
-               "hours_end", "note")
-
-
 def _polygon(value: str) -> list[list[str]] | None:
     # One "lat, lon" pair per line (or separated by ";"); the schema checks the numbers.
     lines = [line.strip() for line in value.replace(";", "\n").splitlines() if line.strip()]
@@ -194,12 +227,28 @@ def _polygon(value: str) -> list[list[str]] | None:
     return [[part.strip() for part in line.replace("，", ",").split(",")] for line in lines]
 
 
-def _zone_body(values: dict[str, str]) -> dict[str, Any]:
-    circle = {"lat": values["circle_lat"], "lon": values["circle_lon"], "radius_m": values["circle_radius_m"]}
-    hours = {"start": values["hours_start"], "end": values["hours_end"]}
-    return {"kind": values["kind"], "scope": values["scope"] or ZoneScope.HOME.value,
-            "circle": circle if any(circle.values()) else None, "polygon": _polygon(values["polygon"]),
-            "hours": hours if any(hours.values()) else None, "note": values["note"] or None}
+class ZoneForm(forms.FormSchema):
+    """A new zone: POST /api/v1/officer/persons/<id>/zones's fields, the circle and the hours as separate inputs."""
+
+    form = "zone"
+    body = ZoneCreateSchema
+
+    kind = forms.Text()
+    scope = forms.Text()
+    circle_lat = forms.Text()
+    circle_lon = forms.Text()
+    circle_radius_m = forms.Text()
+    polygon = forms.Text(20_000)
+    hours_start = forms.Text()
+    hours_end = forms.Text()
+    note = forms.Text()
+
+    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
+        circle = {"lat": values["circle_lat"], "lon": values["circle_lon"], "radius_m": values["circle_radius_m"]}
+        hours = {"start": values["hours_start"], "end": values["hours_end"]}
+        return {"kind": values["kind"], "scope": values["scope"] or ZoneScope.HOME.value,
+                "circle": circle if any(circle.values()) else None, "polygon": _polygon(values["polygon"]),
+                "hours": hours if any(hours.values()) else None, "note": values["note"] or None}
 
 
 def _render_zones(person: Person, values: dict[str, str], errors: dict[str, str],
@@ -213,7 +262,7 @@ def _render_zones(person: Person, values: dict[str, str], errors: dict[str, str]
 def zone_list(person_id: int) -> tuple[str, int]:
     """A person's zones in force (besides the registered home area) and the form to add one."""
     person = get_person(db_session(), console_actor(), person_id)
-    values = dict.fromkeys(ZONE_FIELDS, "")
+    values = forms.blank(ZoneForm())
     values.update(kind=ZoneKind.EXCLUSION.value, scope=ZoneScope.HOME.value)
     return _render_zones(person, values, {})
 
@@ -223,15 +272,13 @@ def create_zone(person_id: int) -> Response | tuple[str, int]:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    values = {name: forms.text(request.form, name, 20_000 if name == "polygon" else 1000)
-              for name in ZONE_FIELDS}
-    body, errors = forms.load(ZoneCreateSchema(), _zone_body(values), "zone")
-    if body is None:
-        return _render_zones(person, values, errors, 422)
+    posted = forms.load(ZoneForm())
+    if posted.data is None:
+        return _render_zones(person, posted.values, posted.errors, 422)
     try:
-        zone = tracking.create_zone(session=session, actor=actor, person=person, now=now(), **body)
+        zone = tracking.create_zone(session=session, actor=actor, person=person, now=now(), **posted.data)
     except AppError as error:
-        return _render_zones(person, values, forms.refusal(error, "zone"), 422)
+        return _render_zones(person, posted.values, forms.refusal(error, "zone"), 422)
     commit()
     notify("zones.created", id=zone.id)
     return redirect(url_for("console.zones", person_id=person.id), code=303)

@@ -9,9 +9,8 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from officer_console import work
+from officer_console import forms, work
 from officer_console.charts import trail_map
-from officer_console.forms import local_input
 from officer_console.session import console_actor, enum_label, error_text, notify, t, zone
 from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel, TalkKind
 from storage.models import Account, Person
@@ -104,9 +103,16 @@ def person_detail(person_id: int) -> str:
         "zone_count": len(tracking.list_zones(session=session, person=person)),
         "talks": talks.list_talks(session=session, person_id=person.id, limit=20),
         "talk_kinds": list(TalkKind),
-        "now_input": local_input(at),
+        "now_input": forms.local_input(at),
     }
     return render_template("console/person.html", **context)
+
+
+class EnrolForm(forms.FormSchema):
+    """A reference photo's upload form (the photo itself is a file): accept it despite a warning, and a note."""
+
+    force = forms.Flag()
+    note = forms.Note(1000)
 
 
 def enrol(person_id: int) -> Response:
@@ -120,14 +126,13 @@ def enrol(person_id: int) -> Response:
     if not photo:
         notify("person.enrol_missing", "error", target="references")
         return redirect(back, code=303)
-    force = request.form.get("force") == "1"
-    note = (request.form.get("note") or "").strip()[:1000] or None
+    posted = forms.read(EnrolForm())
     try:
         # One enrolment at a time per person, so concurrent uploads cannot pass the reference maximum.
         lock_person(session, person.id)
         _reference, analysis = faces.enrol_reference(
             session=session, blobs=blobs(), engine=face_engine(), actor=actor, person=person, photo=photo,
-            force=force, note=note, now=now(), max_references=app_config("MAX_REFERENCES"))
+            force=posted["force"], note=posted["note"], now=now(), max_references=app_config("MAX_REFERENCES"))
     except (UnusableImage, AppError) as error:
         session.rollback()
         notify("person.enrol_refused", "error", target="references", reason=error_text(error))

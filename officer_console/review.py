@@ -10,6 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from officer_console import forms
 from officer_console.charts import Circle, location_map
 from officer_console.session import console_actor, error_text, notify, safe_next, t
 from storage.enums import CheckinStatus, ReviewDecision
@@ -200,9 +201,9 @@ def checkin_photo(checkin_id: int) -> Response:
 
 def review(checkin_id: int) -> Response:
     """Accept or reject a check-in; a reject without a note is refused with a message."""
-    decision = request.form.get("decision", "")
-    note = (request.form.get("note") or "").strip()[:2000] or None
-    back = safe_next(request.form.get("next"), url_for("console.queue"))
+    posted = forms.read(forms.DecisionForm())
+    decision, note = posted["decision"], posted["note"]
+    back = safe_next(posted["next"], url_for("console.queue"))
     if decision not in (ReviewDecision.ACCEPT, ReviewDecision.REJECT):
         notify("error.bad_request", "error")
         return redirect(back, code=303)
@@ -227,7 +228,7 @@ def review(checkin_id: int) -> Response:
 
 def undo_review(checkin_id: int) -> Response:
     """Take back one's own decision within the undo window; the check-in is back in the queue as it was."""
-    back = safe_next(request.form.get("next"), url_for("console.queue"))
+    back = safe_next(forms.read(forms.NextForm())["next"], url_for("console.queue"))
     try:
         reviews.undo_review(session=db_session(), actor=console_actor(), checkin_id=checkin_id, now=now())
     except AppError as error:

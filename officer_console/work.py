@@ -8,6 +8,7 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from officer_console import forms
 from officer_console.session import console_actor, enum_label, error_text, local_time, notify, safe_next, t
 from storage.enums import AlertStatus, AlertType, ApprovalLevel, LeaveStatus, TaskStatus
 from storage.models import Alert, LeaveRequest, Person
@@ -25,8 +26,31 @@ LIST_LIMIT = 50
 LEAVE_TABS = ("pending", "overdue", "recent")
 
 
-def _note() -> str | None:
-    return (request.form.get("note") or "").strip()[:2000] or None
+class ResolveForm(forms.NextForm):
+    """An alert's resolution: dismiss it or the sanction it led to, with a note kept as evidence."""
+
+    action = forms.Word()
+    note = forms.Note(2000)
+
+
+class DismissForm(forms.FormSchema):
+    """The ticked alerts dismissed with one note."""
+
+    alert_id = forms.Ids()
+    note = forms.Note(2000)
+
+
+class SanctionForm(forms.FormSchema):
+    """A sanction decided outside an alert, with the note that explains it."""
+
+    kind = forms.Word()
+    note = forms.Note(2000)
+
+
+class TaskForm(forms.FormSchema):
+    """A spot check or video inspection: the minutes the person has to answer (empty: the policy's default)."""
+
+    minutes = forms.Count(5)
 
 
 def _refused(error: AppError, back: str, target: str | None = None) -> Response:
@@ -68,11 +92,12 @@ def can_decide(row: LeaveRequest, role: str) -> bool:
 
 def decide_leave(leave_id: int) -> Response:
     """Approve or reject a pending leave request (rejection needs a note)."""
-    decision = request.form.get("decision", "")
-    back = safe_next(request.form.get("next"), url_for("console.leave"))
+    posted = forms.read(forms.DecisionForm())
+    decision = posted["decision"]
+    back = safe_next(posted["next"], url_for("console.leave"))
     try:
         leave.decide_leave(session=db_session(), actor=console_actor(), leave_id=leave_id, decision=decision,
-                           note=_note(), now=now())
+                           note=posted["note"], now=now())
     except AppError as error:
         return _refused(error, back, f"leave-{leave_id}")
     commit()
@@ -165,11 +190,12 @@ def evidence_time(value: object) -> str:
 
 def resolve_alert(alert_id: int) -> Response:
     """Dismiss an alert or resolve it with a sanction (the note is kept as evidence)."""
-    action = request.form.get("action", "")
-    back = safe_next(request.form.get("next"), url_for("console.alerts"))
+    posted = forms.read(ResolveForm())
+    action = posted["action"]
+    back = safe_next(posted["next"], url_for("console.alerts"))
     try:
         alerts.resolve_alert(session=db_session(), actor=console_actor(), alert_id=alert_id, action=action,
-                             note=_note(), now=now(), policy=duty_policy())
+                             note=posted["note"], now=now(), policy=duty_policy())
     except AppError as error:
         return _refused(error, back, f"alert-{alert_id}")
     commit()
@@ -182,11 +208,10 @@ def resolve_alert(alert_id: int) -> Response:
 def dismiss_alerts() -> Response:
     """Dismiss the ticked alerts with one note (e.g. one absence already explained)."""
     back = url_for("console.alerts")
-    values = request.form.getlist("alert_id")
-    ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
+    posted = forms.read(DismissForm())
     try:
         dismissed, skipped = alerts.dismiss_alerts(session=db_session(), actor=console_actor(),
-                                                   alert_ids=[i for i in ids if is_id(i)], note=_note(), now=now())
+                                                   alert_ids=posted["alert_id"], note=posted["note"], now=now())
     except AppError as error:
         return _refused(error, back, "bulk-dismiss")
     commit()
@@ -197,7 +222,7 @@ def dismiss_alerts() -> Response:
 
 def undo_dismissals() -> Response:
     """Open again the alerts one just dismissed (the ids are in the undo link of the confirmation)."""
-    back = safe_next(request.form.get("next"), url_for("console.alerts"))
+    back = safe_next(forms.read(forms.NextForm())["next"], url_for("console.alerts"))
     values = request.args.get("ids", "")[:1200].split(",")
     ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
     try:
@@ -219,11 +244,12 @@ def record_sanction(person_id: int) -> Response:
     session = db_session()
     actor = console_actor()
     person = get_person(session, actor, person_id)
-    kind = request.form.get("kind", "")
+    posted = forms.read(SanctionForm())
+    kind = posted["kind"]
     back = url_for("console.person", person_id=person.id)
     try:
-        sanctions.record_sanction(session=session, actor=actor, person=person, kind=kind, note=_note(), now=now(),
-                                  policy=duty_policy())
+        sanctions.record_sanction(session=session, actor=actor, person=person, kind=kind, note=posted["note"],
+                                  now=now(), policy=duty_policy())
     except AppError as error:
         return _refused(error, back, "sanctions")
     commit()
@@ -237,8 +263,8 @@ def start_spot_check(person_id: int) -> Response:
     actor = console_actor()
     person = get_person(session, actor, person_id)
     back = url_for("console.person", person_id=person.id)
-    minutes = request.form.get("minutes", "")
-    within = timedelta(minutes=int(minutes)) if minutes.isdigit() and len(minutes) <= 5 else None
+    minutes = forms.read(TaskForm())["minutes"]
+    within = timedelta(minutes=minutes) if minutes is not None else None
     try:
         task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(),
                                        policy=spot_check_policy(), respond_within=within)
@@ -255,11 +281,10 @@ def start_video_inspection(person_id: int) -> Response:
     actor = console_actor()
     person = get_person(session, actor, person_id)
     back = url_for("console.person", person_id=person.id)
-    minutes = request.form.get("minutes", "")
+    minutes = forms.read(TaskForm())["minutes"]
     try:
-        task = video_inspections.create_inspection(
-            session=session, actor=actor, person=person, now=now(),
-            respond_within_minutes=int(minutes) if minutes.isdigit() and len(minutes) <= 5 else 0)
+        task = video_inspections.create_inspection(session=session, actor=actor, person=person, now=now(),
+                                                   respond_within_minutes=minutes or 0)
     except AppError as error:
         return _refused(error, back, "tasks")
     commit()
@@ -289,10 +314,11 @@ def key_frame(task_id: int, n: int) -> Response:
 def review_inspection(task_id: int) -> Response:
     """Accept or reject a processed inspection (a reject needs a note)."""
     back = url_for("console.inspection", task_id=task_id)
-    decision = request.form.get("decision", "")
+    posted = forms.read(forms.DecisionForm())
+    decision = posted["decision"]
     try:
         video_inspections.review_inspection(session=db_session(), actor=console_actor(), task_id=task_id,
-                                            decision=decision, note=_note(), now=now())
+                                            decision=decision, note=posted["note"], now=now())
     except AppError as error:
         return _refused(error, back, f"inspection-{task_id}")
     commit()
