@@ -30,7 +30,6 @@ from web.activity_schemas import (
     TalkCreateSchema,
 )
 from web.db import commit, db_session, now
-from web.schemas import is_id
 
 PAGE_SIZE = 50
 INVITE_CHOICES = 500
@@ -94,17 +93,12 @@ class AttendanceReviewForm(forms.FormSchema):
         return {**values, "hours": values["hours"] or None, "note": values["note"] or None}
 
 
-def _id_arg(value: str) -> int | None:
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
-    return number if is_id(number) else None
-
-
 def _render_list(values: dict[str, Any], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
     session = db_session()
     actor = console_actor()
     kind = request.args.get("kind", "")
     kind = kind if kind in set(ActivityKind) else ""
-    after = _id_arg(request.args.get("after", ""))
+    after = forms.id_arg("after")
     rows = activities.list_activities(session=session, actor=actor, kind=kind or None, after_id=after,
                                       limit=PAGE_SIZE + 1)
     next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None

@@ -103,12 +103,24 @@ class Many(fields.Field):
         return [item for item in value if isinstance(item, str) and item][:self.most]
 
 
+def as_id(value: Any) -> int | None:
+    """A row id written in digits, else None: ids outside 1..2^31-1 name no row, so they are treated as absent
+    rather than let reach the database."""
+    number = _digits(value, 10)
+    return number if is_id(number) else None
+
+
+def id_arg(name: str) -> int | None:
+    """The query argument name as a row id (a filter, a page's "after"), or None."""
+    return as_id(request.args.get(name, ""))
+
+
 class Ids(Many):
     """Ticked rows posted by id: the values that can be row ids, others dropped."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> list[Any]:
-        numbers = (_digits(item, 10) for item in super()._deserialize(value, attr, data, **kwargs))
-        return [number for number in numbers if is_id(number)]
+        numbers = (as_id(item) for item in super()._deserialize(value, attr, data, **kwargs))
+        return [number for number in numbers if number is not None]
 
 
 class FormSchema(Schema):

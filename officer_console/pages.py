@@ -30,7 +30,6 @@ from supervision.errors import AppError, Conflict
 from supervision.scope import get_person
 from web.db import commit, db_session, now
 from web.person_schemas import PersonCreateSchema, PersonUpdateSchema
-from web.schemas import is_id
 from web.zones import ZoneCreateSchema
 
 PAGE_SIZE = 50
@@ -196,18 +195,12 @@ def update_person(person_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("console.person", person_id=person.id), code=303)
 
 
-def _after() -> int | None:
-    value = request.args.get("after", "")
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
-    return number if is_id(number) else None
-
-
 def inspection_list() -> str:
     """Video inspections in scope, newest first, by state; each opens its own page."""
     session = db_session()
     status = request.args.get("status", "")
     status = status if status in set(TaskStatus) else ""
-    after = _after()
+    after = forms.id_arg("after")
     rows = video_inspections.list_inspections(session=session, actor=console_actor(), status=status or None,
                                               person_id=None, after_id=after, limit=PAGE_SIZE + 1)
     next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None

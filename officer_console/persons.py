@@ -36,17 +36,9 @@ from supervision.scope import get_person, office_condition
 from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
 from web.files import private_file
 from web.policies import duty_policy
-from web.schemas import is_id
 
 PAGE_SIZE = 50
 COMPLIANCE_DAYS = 30
-
-
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    # Ids outside 1..2^31-1 name no row: treat them as absent rather than let them reach the database.
-    number = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
-    return number if number is not None and is_id(number) else None
 
 
 def person_list() -> str:
@@ -63,11 +55,11 @@ def person_list() -> str:
     rows = reports.list_register(session=session, actor=actor, query=filters["q"] or None,
                                  office_code=filters["office"] or None, level=filters["level"] or None,
                                  status=filters["status"] or None, open_alerts_only=filters["alerts"],
-                                 after_id=_int_arg("after"), limit=PAGE_SIZE + 1)
+                                 after_id=forms.id_arg("after"), limit=PAGE_SIZE + 1)
     next_after = rows[PAGE_SIZE - 1].person.id if len(rows) > PAGE_SIZE else None
     return render_template("console/persons.html", rows=rows[:PAGE_SIZE], filters=filters, next_after=next_after,
                            offices=reports.offices_in_scope(session, actor), levels=list(SupervisionLevel),
-                           statuses=list(PersonStatus), paged=_int_arg("after") is not None)
+                           statuses=list(PersonStatus), paged=forms.id_arg("after") is not None)
 
 
 def person_detail(person_id: int) -> str:
@@ -163,19 +155,19 @@ def audit_log() -> str:
     """
     session = db_session()
     actor = console_actor()
-    person_id = _int_arg("person_id")
+    person_id = forms.id_arg("person_id")
     person = get_person(session, actor, person_id) if person_id is not None else None
     action = request.args.get("action", "")[:64]
     staff = list(session.scalars(select(Account).where(office_condition(actor, Account.office_id),
                                                       Account.role.in_([Role.OFFICER, Role.ADMIN]))
                                  .order_by(Account.display_name, Account.username)))
-    actor_id = _int_arg("actor_id")
+    actor_id = forms.id_arg("actor_id")
     actor_id = actor_id if actor_id in {account.id for account in staff} else None
     since_day, until_day = _date_arg("from"), _date_arg("to")
     rows = audit.list_events(session=session, actor=actor, person_id=person_id, action=action or None,
                              actor_id=actor_id, since=_day_start(since_day),
                              until=_day_start(until_day + timedelta(days=1)) if until_day else None,
-                             after_id=_int_arg("after"), limit=PAGE_SIZE + 1)
+                             after_id=forms.id_arg("after"), limit=PAGE_SIZE + 1)
     next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     actions = sorted(value for name, value in vars(AuditAction).items() if name.isupper())
     lines = audit.collapse_repeats(rows[:PAGE_SIZE])

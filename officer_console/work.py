@@ -20,7 +20,6 @@ from supervision.scope import get_person
 from web.db import blobs, commit, committed_on, db_session, now
 from web.files import private_file
 from web.policies import duty_policy, leave_policy, spot_check_policy
-from web.schemas import is_id
 
 LIST_LIMIT = 50
 LEAVE_TABS = ("pending", "overdue", "recent")
@@ -224,10 +223,9 @@ def undo_dismissals() -> Response:
     """Open again the alerts one just dismissed (the ids are in the undo link of the confirmation)."""
     back = safe_next(forms.read(forms.NextForm())["next"], url_for("console.alerts"))
     values = request.args.get("ids", "")[:1200].split(",")
-    ids = [int(value) for value in values if value.isascii() and value.isdigit() and len(value) <= 10]
+    ids = [number for number in map(forms.as_id, values) if number is not None]
     try:
-        reopened = alerts.undo_dismissals(session=db_session(), actor=console_actor(),
-                                          alert_ids=[i for i in ids if is_id(i)], now=now())
+        reopened = alerts.undo_dismissals(session=db_session(), actor=console_actor(), alert_ids=ids, now=now())
     except AppError as error:
         if error.status == 404:
             raise
