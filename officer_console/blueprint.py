@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import SQLAlchemyError
 
 from officer_console import activities, auth, pages, persons, report, review, work
 from officer_console.i18n import init_babel
@@ -37,6 +37,7 @@ from supervision import reviews
 from supervision.errors import AppError
 from supervision.persons import shown_name
 from web.db import commit, db_session
+from web.problems import Problem, problem_of
 
 console_bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                        static_folder="static/console", static_url_path="/static")
@@ -173,33 +174,39 @@ def _template_helpers() -> dict[str, Any]:
     }
 
 
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    db_session().rollback()
-    return render_template("console/error.html", message=message, status=status), status
+# A request the console cannot serve is told by its status; a domain refusal or a failure on the server side by its
+# code, in the catalogue's words (error_text). 401, 403 and 404 never say more: outside the scope is "not found".
+STATUS_TEXTS = {400: "error.bad_request", 401: "session.required", 403: "error.forbidden", 404: "error.not_found",
+                413: "error.too_large", 429: "error.rate_limited"}
 
 
-@console_bp.errorhandler(AppError)
-def _app_error(error: AppError) -> tuple[str, int]:
-    if error.status == 404:
-        return _error_page(404, t("error.not_found"))
-    if error.status == 401:
-        return _error_page(401, t("session.required"))
-    if error.status == 403:
-        return _error_page(403, t("error.forbidden"))
-    return _error_page(error.status, error_text(error))
+def page_text(found: Problem, error: Exception) -> str:
+    """The error page's message for the Problem of error."""
+    told_by_code = isinstance(error, AppError) or found.status >= 500
+    if found.status in (401, 403, 404) or not told_by_code:
+        return t(STATUS_TEXTS.get(found.status, "error.bad_request"))
+    return error_text(found)
 
 
-@console_bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Any:
-    status = error.code or 500
-    messages = {400: "error.bad_request", 404: "error.not_found", 413: "error.too_large", 429: "error.rate_limited"}
-    if status == 429 and request.endpoint == "console.login":
+def _rolled_back() -> None:
+    # The page renders on a clean session; when the database itself is down the rollback fails too, and teardown
+    # closes the session anyway.
+    try:
+        db_session().rollback()
+    except SQLAlchemyError:
+        pass
+
+
+@console_bp.errorhandler(Exception)
+def _error_page(error: Exception) -> Response:
+    # Which status, code and headers an error means comes from web.problems, as for the API; the console only
+    # renders its page for them.
+    found = problem_of(error)
+    if found.status == 429 and request.endpoint == "console.login":
         page = render_template("console/login.html", next="", error=t("login.locked"))
-        response = Response(page, status=429, mimetype="text/html")
-        retry = error.get_response().headers.get("Retry-After")
-        if retry:
-            response.headers["Retry-After"] = retry
-        return response
-    if status == 405:
-        return error
-    return _error_page(status, t(messages.get(status, "error.bad_request")))
+    else:
+        _rolled_back()
+        page = render_template("console/error.html", message=page_text(found, error), status=found.status)
+    response = Response(page, status=found.status, mimetype="text/html")
+    response.headers.update(found.headers)
+    return response

@@ -30,6 +30,7 @@ from supervision.errors import AppError, TokenRevoked
 from supervision.reports import NO_DATA
 from web.auth import client_ip
 from web.db import db_session, now
+from web.problems import Problem
 
 LOGIN_KEY = "console_login"
 CSRF_KEY = "csrf"
@@ -308,8 +309,9 @@ def distance(meters: float | None) -> str:
     return format_unit(meters / 1000.0, "length-kilometer", length="short", format="#,##0.#", locale=locale)
 
 
-def error_text(error: AppError) -> str:
-    """A console message for a domain error: the catalogue's text for its code, with the fields it names.
+def error_text(error: AppError | Problem) -> str:
+    """A console message for a domain error (or any error's Problem): the catalogue's text for its code, with the
+    fields it names.
 
     Domain details and field messages are English sentences for API clients: an English page may show them, a
     Chinese one shows the catalogue's words only (a code or field without an entry falls back to a generic message,

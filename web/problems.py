@@ -1,9 +1,14 @@
-"""problem+json (RFC 9457) responses: every error the API returns goes through here."""
+"""problem+json (RFC 9457) responses: every error the API returns goes through here.
+
+``problem_of`` is the one mapping from an exception to its status, stable code, detail and headers (a ``Problem``);
+the API sends it as problem+json, and the console renders its HTML page for the same status and code.
+"""
 
 from __future__ import annotations
 
 import errno
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -40,6 +45,19 @@ DATABASE_RETRY_AFTER = 5
 STORAGE_RETRY_AFTER = 60
 FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 UNWRITABLE_ERRNOS = frozenset({errno.EACCES, errno.EROFS, errno.EPERM})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What an error means over HTTP, whoever renders it: status, stable code, detail, and the headers (Retry-After,
+    Allow) and extra members (a domain error's field errors ...) that go with it."""
+
+    status: int
+    code: str
+    detail: str
+    title: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def problem(status: int, code: str, detail: str, *, title: str | None = None, headers: dict[str, str] | None = None,
@@ -89,12 +107,17 @@ def _field_errors(messages: Any) -> dict[str, Any]:
     return {"_schema": messages}
 
 
-def handle_app_error(error: AppError) -> Response:
+def problem_response(found: Problem) -> Response:
+    """A Problem as an application/problem+json response."""
+    return problem(found.status, found.code, found.detail, title=found.title, headers=found.headers, **found.extra)
+
+
+def app_error_problem(error: AppError) -> Problem:
     """Domain errors carry their own code and status."""
-    return problem(error.status, error.code, error.detail, title=type(error).title, **error.extra)
+    return Problem(error.status, error.code, error.detail, title=type(error).title, extra=dict(error.extra))
 
 
-def handle_http_exception(error: HTTPException) -> Response:
+def http_problem(error: HTTPException) -> Problem:
     """Werkzeug/webargs/flask-smorest HTTP errors."""
     status = error.code or 500
     data = getattr(error, "data", None) or {}
@@ -102,8 +125,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     if messages is not None:
         errors = _field_errors(messages)
         if status == 400 or "Invalid JSON body." in json.dumps(errors):
-            return problem(400, "invalid_json", "The request body is not valid JSON.", errors=errors)
-        return problem(422, "validation_failed", "Some fields are invalid.", errors=errors)
+            return Problem(400, "invalid_json", "The request body is not valid JSON.", extra={"errors": errors})
+        return Problem(422, "validation_failed", "Some fields are invalid.", extra={"errors": errors})
     code = HTTP_CODES.get(status, "http_error")
     detail = error.description or HTTP_TITLES.get(status, "Error")
     headers = {}
@@ -117,7 +140,17 @@ def handle_http_exception(error: HTTPException) -> Response:
         retry = error.get_response().headers.get("Retry-After") if hasattr(error, "get_response") else None
         if retry:
             headers["Retry-After"] = retry
-    return problem(status, code, detail, headers=headers)
+    return Problem(status, code, detail, headers=headers)
+
+
+def handle_app_error(error: AppError) -> Response:
+    """A domain error as problem+json."""
+    return problem_response(app_error_problem(error))
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """An HTTP error as problem+json."""
+    return problem_response(http_problem(error))
 
 
 def _database_down(error: BaseException) -> bool:
@@ -132,39 +165,45 @@ def _database_down(error: BaseException) -> bool:
     return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
 
 
-def outage_problem(error: BaseException) -> Response | None:
+def outage_problem(error: BaseException) -> Problem | None:
     """The answer for an infrastructure outage (database down, blob store full or unwritable), else None."""
     if _database_down(error):
         log.warning("database unavailable on %s %s: %s", request.method, request.path, type(error).__name__,
                     exc_info=error)
-        return problem(503, "service_unavailable",
+        return Problem(503, "service_unavailable",
                        "The database is not reachable right now; it is safe to retry shortly.",
                        headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
     full = isinstance(error, BlobStoreFull) or (isinstance(error, OSError) and error.errno in FULL_ERRNOS)
     if full:
         log.error("blob store full on %s %s", request.method, request.path, exc_info=error)
-        return problem(507, "storage_full", "The photo store is full; the upload was not kept. Retry later.",
+        return Problem(507, "storage_full", "The photo store is full; the upload was not kept. Retry later.",
                        headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
     unavailable = isinstance(error, BlobStoreUnavailable) or (isinstance(error, OSError)
                                                               and error.errno in UNWRITABLE_ERRNOS)
     if unavailable:
         log.error("blob store unavailable on %s %s", request.method, request.path, exc_info=error)
-        return problem(503, "storage_unavailable", "The photo store cannot be used right now; retry later.",
+        return Problem(503, "storage_unavailable", "The photo store cannot be used right now; retry later.",
                        headers={"Retry-After": str(STORAGE_RETRY_AFTER)})
     return None
 
 
-def handle_unexpected(error: Exception) -> Response:
-    """Anything else: outages are 503/507 with Retry-After; the rest is logged and answered 500 without internals."""
+def problem_of(error: BaseException) -> Problem:
+    """The Problem of any exception: HTTP and domain errors their own; outages 503/507 with Retry-After; anything
+    else is logged and answered 500 without internals."""
     if isinstance(error, HTTPException):
-        return handle_http_exception(error)
+        return http_problem(error)
     if isinstance(error, AppError):
-        return handle_app_error(error)
+        return app_error_problem(error)
     outage = outage_problem(error)
     if outage is not None:
         return outage
-    log.exception("unhandled error on %s %s", request.method, request.path)
-    return problem(500, "internal_error", "The server failed to process the request; it is safe to retry.")
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=error)
+    return Problem(500, "internal_error", "The server failed to process the request; it is safe to retry.")
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Anything else, as problem+json."""
+    return problem_response(problem_of(error))
 
 
 def register_problem_handlers(app: Flask) -> None:
