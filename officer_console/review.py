@@ -78,45 +78,60 @@ NEAR_BRIGHT = 20.0
 TURNED_DEGREES = 20.0
 
 
+@dataclass(frozen=True)
+class Rung:
+    """One word of a measure's ladder (a catalogue key): said when the value is below (or above) the bound; a bound
+    of None never says it."""
+
+    word: str
+    tone: str
+    below: float | None = None
+    above: float | None = None
+    with_count: bool = False  # the word names the value ("%(n)s faces")
+
+    def says(self, value: float) -> bool:
+        """Whether this rung's word is said for value."""
+        return ((self.below is not None and value < self.below)
+                or (self.above is not None and value > self.above))
+
+
+def quality_ladders(gates: QualityGates) -> tuple[tuple[str, bool, tuple[Rung, ...]], ...]:
+    """Per measure, in the order the page lists them: (quality key, read as an absolute value, its rungs from the
+    worst word down); the first rung that applies is the measure's word."""
+    return (
+        ("faces_detected", False, (Rung("quality_word.no_face", "bad", below=1),
+                                   Rung("quality_word.several_faces", "warn", above=1, with_count=True))),
+        ("face_px", False, (Rung("quality_word.too_small", "bad", below=gates.min_face_px),
+                            Rung("quality_word.small", "warn", below=gates.min_face_px * NEAR_GATE))),
+        ("brightness", False, (Rung("quality_word.too_dark", "bad", below=gates.min_brightness),
+                               Rung("quality_word.dark", "warn", below=gates.min_brightness + NEAR_BRIGHT),
+                               Rung("quality_word.too_bright", "bad", above=gates.max_brightness),
+                               Rung("quality_word.bright", "warn", above=gates.max_brightness - NEAR_BRIGHT))),
+        ("blur", False, (Rung("quality_word.blurred", "bad", below=gates.min_blur),
+                         Rung("quality_word.soft", "warn", below=gates.min_blur * NEAR_GATE))),
+        ("yaw", True, (Rung("quality_word.turned_away", "bad", above=gates.max_yaw_degrees),
+                       Rung("quality_word.turned", "warn", above=TURNED_DEGREES))),
+    )
+
+
+def _measure(quality: dict[str, Any], key: str) -> float | None:
+    raw = quality.get(key)
+    return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+
+
 def quality_verdicts(quality: dict[str, Any] | None, gates: QualityGates) -> tuple[Verdict, ...]:
     """The photo's quality numbers in words, measured against the check-in gates the engine applies."""
     quality = quality or {}
-
-    def value(key: str) -> float | None:
-        raw = quality.get(key)
-        return float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
-
     words: list[Verdict] = []
-    faces = value("faces_detected")
-    if faces is not None and faces == 0:
-        words.append(Verdict("quality_word.no_face", "bad"))
-    elif faces is not None and faces > 1:
-        words.append(Verdict("quality_word.several_faces", "warn", {"n": int(faces)}))
-    size = value("face_px")
-    if size is not None and size < gates.min_face_px:
-        words.append(Verdict("quality_word.too_small", "bad"))
-    elif size is not None and size < gates.min_face_px * NEAR_GATE:
-        words.append(Verdict("quality_word.small", "warn"))
-    light = value("brightness")
-    if light is not None and light < gates.min_brightness:
-        words.append(Verdict("quality_word.too_dark", "bad"))
-    elif light is not None and light < gates.min_brightness + NEAR_BRIGHT:
-        words.append(Verdict("quality_word.dark", "warn"))
-    elif light is not None and light > gates.max_brightness:
-        words.append(Verdict("quality_word.too_bright", "bad"))
-    elif light is not None and light > gates.max_brightness - NEAR_BRIGHT:
-        words.append(Verdict("quality_word.bright", "warn"))
-    sharp = value("blur")
-    if sharp is not None and sharp < gates.min_blur:
-        words.append(Verdict("quality_word.blurred", "bad"))
-    elif sharp is not None and sharp < gates.min_blur * NEAR_GATE:
-        words.append(Verdict("quality_word.soft", "warn"))
-    yaw = value("yaw")
-    if yaw is not None and gates.max_yaw_degrees is not None and abs(yaw) > gates.max_yaw_degrees:
-        words.append(Verdict("quality_word.turned_away", "bad"))
-    elif yaw is not None and abs(yaw) > TURNED_DEGREES:
-        words.append(Verdict("quality_word.turned", "warn"))
-    if not words and any(value(key) is not None for key in QUALITY_KEYS):
+    for key, absolute, rungs in quality_ladders(gates):
+        value = _measure(quality, key)
+        if value is None:
+            continue
+        value = abs(value) if absolute else value
+        rung = next((rung for rung in rungs if rung.says(value)), None)
+        if rung is not None:
+            words.append(Verdict(rung.word, rung.tone, {"n": int(value)} if rung.with_count else {}))
+    if not words and any(_measure(quality, key) is not None for key in QUALITY_KEYS):
         words.append(Verdict("quality_word.good", "ok"))
     return tuple(words)
 
