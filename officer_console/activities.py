@@ -65,13 +65,9 @@ class ActivityForm(forms.FormSchema):
                 "levels": values["levels"] or None, "office": values["office"] or None}
 
 
-class AttendanceForm(forms.FormSchema):
-    """The attendance of an invited person without a phone: POST .../attendance's fields."""
+class _AttendanceFields(forms.FormSchema):
+    """The hours (None when left empty) and the note of an attendance form."""
 
-    form = "attendance"
-    body = RecordAttendanceSchema
-
-    person_id = forms.Text(2000)
     hours = forms.Text(2000)
     note = forms.Text(2000)
 
@@ -79,18 +75,23 @@ class AttendanceForm(forms.FormSchema):
         return {**values, "hours": values["hours"] or None}
 
 
-class AttendanceReviewForm(forms.FormSchema):
-    """Confirm or reject one attendance: POST .../attendance/<id>/review's fields."""
+class AttendanceForm(_AttendanceFields):
+    """The attendance of an invited person without a phone: POST .../attendance's fields."""
+
+    form = "attendance"
+    body = RecordAttendanceSchema
+
+    person_id = forms.Text(2000)
+
+
+class AttendanceReviewForm(_AttendanceFields):
+    """Confirm or reject one attendance: POST .../attendance/<id>/review's fields (the note may be left empty)."""
 
     form = "review"
     body = AttendanceReviewSchema
 
     decision = forms.Text(2000)
-    hours = forms.Text(2000)
-    note = forms.Text(2000)
-
-    def reshape(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {**values, "hours": values["hours"] or None, "note": values["note"] or None}
+    note = forms.Note(2000)
 
 
 def _render_list(values: dict[str, Any], errors: dict[str, str], status: int = 200) -> tuple[str, int]:
