@@ -31,7 +31,6 @@ from web.activity_schemas import (
 )
 from web.db import commit, db_session, now
 
-PAGE_SIZE = 50
 INVITE_CHOICES = 500
 REVIEWABLE = (AttendanceStatus.NEEDS_REVIEW, AttendanceStatus.VERIFIED, AttendanceStatus.CHECKED_IN)
 
@@ -101,9 +100,8 @@ def _render_list(values: dict[str, Any], errors: dict[str, str], status: int = 2
     kind = kind if kind in set(ActivityKind) else ""
     after = forms.id_arg("after")
     rows = activities.list_activities(session=session, actor=actor, kind=kind or None, after_id=after,
-                                      limit=PAGE_SIZE + 1)
-    next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
-    rows = rows[:PAGE_SIZE]
+                                      limit=forms.PAGE_SIZE + 1)
+    rows, next_after = forms.page_of(rows)
     invited = {row.id: len(activities.invited_persons(session, row.id)) for row in rows}
     candidates = persons.list_persons(session=session, actor=actor, status=PersonStatus.ACTIVE,
                                       limit=INVITE_CHOICES)

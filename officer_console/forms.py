@@ -13,10 +13,10 @@ fields a schema does not name are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
@@ -26,6 +26,8 @@ from officer_console.session import t, zone
 from supervision.errors import AppError
 from web.db import db_session
 from web.schemas import is_id
+
+T = TypeVar("T")
 
 
 class Text(fields.String):
@@ -113,6 +115,15 @@ def as_id(value: Any) -> int | None:
 def id_arg(name: str) -> int | None:
     """The query argument name as a row id (a filter, a page's "after"), or None."""
     return as_id(request.args.get(name, ""))
+
+
+PAGE_SIZE = 50  # rows on one page of a console list
+
+
+def page_of(rows: Sequence[T], key: Callable[[T], int] = lambda row: row.id) -> tuple[list[T], int | None]:
+    """One page of a list fetched with PAGE_SIZE + 1 rows, and the "after" of the next page (None on the last)."""
+    more = len(rows) > PAGE_SIZE
+    return list(rows[:PAGE_SIZE]), key(rows[PAGE_SIZE - 1]) if more else None
 
 
 class Ids(Many):

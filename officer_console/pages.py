@@ -32,8 +32,6 @@ from web.db import commit, db_session, now
 from web.person_schemas import PersonCreateSchema, PersonUpdateSchema
 from web.zones import ZoneCreateSchema
 
-PAGE_SIZE = 50
-
 
 def _choices() -> dict[str, Any]:
     return {"genders": list(Gender), "sentence_types": list(SentenceType), "levels": list(SupervisionLevel),
@@ -202,9 +200,8 @@ def inspection_list() -> str:
     status = status if status in set(TaskStatus) else ""
     after = forms.id_arg("after")
     rows = video_inspections.list_inspections(session=session, actor=console_actor(), status=status or None,
-                                              person_id=None, after_id=after, limit=PAGE_SIZE + 1)
-    next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
-    rows = rows[:PAGE_SIZE]
+                                              person_id=None, after_id=after, limit=forms.PAGE_SIZE + 1)
+    rows, next_after = forms.page_of(rows)
     people = {pid: found for pid in {row.person_id for row in rows} if (found := session.get(Person, pid))}
     return render_template("console/inspections.html", rows=rows, persons=people, status=status,
                            statuses=list(TaskStatus), next_after=next_after, paged=after is not None)

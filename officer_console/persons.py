@@ -37,7 +37,6 @@ from web.db import app_config, blobs, commit, committed_on, db_session, face_eng
 from web.files import private_file
 from web.policies import duty_policy
 
-PAGE_SIZE = 50
 COMPLIANCE_DAYS = 30
 
 
@@ -55,9 +54,9 @@ def person_list() -> str:
     rows = reports.list_register(session=session, actor=actor, query=filters["q"] or None,
                                  office_code=filters["office"] or None, level=filters["level"] or None,
                                  status=filters["status"] or None, open_alerts_only=filters["alerts"],
-                                 after_id=forms.id_arg("after"), limit=PAGE_SIZE + 1)
-    next_after = rows[PAGE_SIZE - 1].person.id if len(rows) > PAGE_SIZE else None
-    return render_template("console/persons.html", rows=rows[:PAGE_SIZE], filters=filters, next_after=next_after,
+                                 after_id=forms.id_arg("after"), limit=forms.PAGE_SIZE + 1)
+    rows, next_after = forms.page_of(rows, lambda row: row.person.id)
+    return render_template("console/persons.html", rows=rows, filters=filters, next_after=next_after,
                            offices=reports.offices_in_scope(session, actor), levels=list(SupervisionLevel),
                            statuses=list(PersonStatus), paged=forms.id_arg("after") is not None)
 
@@ -167,10 +166,10 @@ def audit_log() -> str:
     rows = audit.list_events(session=session, actor=actor, person_id=person_id, action=action or None,
                              actor_id=actor_id, since=_day_start(since_day),
                              until=_day_start(until_day + timedelta(days=1)) if until_day else None,
-                             after_id=forms.id_arg("after"), limit=PAGE_SIZE + 1)
-    next_after = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+                             after_id=forms.id_arg("after"), limit=forms.PAGE_SIZE + 1)
+    rows, next_after = forms.page_of(rows)
     actions = sorted(value for name, value in vars(AuditAction).items() if name.isupper())
-    lines = audit.collapse_repeats(rows[:PAGE_SIZE])
+    lines = audit.collapse_repeats(rows)
     people = {pid: found for pid in {line.event.person_id for line in lines} if pid is not None
               and (found := session.get(Person, pid)) is not None}
     filters = {"person_id": person.id if person else None, "action": action or None, "actor_id": actor_id,
