@@ -18,6 +18,7 @@ from supervision.actors import Actor
 from supervision.audit import UNDO_WINDOW, AuditAction, record_event
 from supervision.duties import DutyPolicy
 from supervision.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from supervision.paging import keyset
 from supervision.scope import office_condition
 
 DISMISS = "dismiss"
@@ -50,9 +51,7 @@ def list_alerts(*, session: Session, actor: Actor, status: str | None = None, al
         stmt = stmt.where(Alert.type == alert_type)
     if person_id is not None:
         stmt = stmt.where(Alert.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Alert.id < after_id)
-    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    return keyset(session, stmt, Alert.id, after_id=after_id, limit=limit)
 
 
 def get_alert(*, session: Session, actor: Actor, alert_id: int) -> Alert:

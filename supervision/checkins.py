@@ -21,6 +21,7 @@ from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFail
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_set, unusable
 from supervision.geo import Area, locate
+from supervision.paging import keyset
 from supervision.passive import passive_flags
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
@@ -235,9 +236,7 @@ def record_checkin(*, session: Session, blobs: BlobStore, engine: FaceEngine, pe
 def list_person_checkins(*, session: Session, person_id: int, after_id: int | None, limit: int) -> list[Checkin]:
     """A person's own check-ins and attempts, newest first."""
     stmt = select(Checkin).where(Checkin.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Checkin.id < after_id)
-    return list(session.scalars(stmt.order_by(Checkin.id.desc()).limit(limit)))
+    return keyset(session, stmt, Checkin.id, after_id=after_id, limit=limit)
 
 
 def list_checkins(*, session: Session, actor: Actor, status: str | None, person_id: int | None,
@@ -248,11 +247,8 @@ def list_checkins(*, session: Session, actor: Actor, status: str | None, person_
         stmt = stmt.where(Checkin.status == status)
     if person_id is not None:
         stmt = stmt.where(Checkin.person_id == person_id)
-    oldest_first = status == CheckinStatus.NEEDS_REVIEW
-    if after_id is not None:
-        stmt = stmt.where(Checkin.id > after_id if oldest_first else Checkin.id < after_id)
-    order = Checkin.id.asc() if oldest_first else Checkin.id.desc()
-    return list(session.scalars(stmt.order_by(order).limit(limit)))
+    return keyset(session, stmt, Checkin.id, after_id=after_id, limit=limit,
+                  oldest_first=status == CheckinStatus.NEEDS_REVIEW)
 
 
 def get_checkin(*, session: Session, actor: Actor, checkin_id: int) -> Checkin:

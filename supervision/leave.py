@@ -23,6 +23,7 @@ from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.paging import keyset
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
@@ -319,9 +320,7 @@ def list_person_leave(*, session: Session, person_id: int, status: str | None = 
     stmt = select(LeaveRequest).where(LeaveRequest.person_id == person_id)
     if status:
         stmt = stmt.where(LeaveRequest.status == status)
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id < after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id.desc()).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit)
 
 
 def get_leave(*, session: Session, actor: Actor, leave_id: int) -> LeaveRequest:
@@ -417,11 +416,8 @@ def list_leave_requests(*, session: Session, actor: Actor, status: str | None = 
         stmt = stmt.where(LeaveRequest.person_id == person_id)
     if level:
         stmt = stmt.where(LeaveRequest.approval_level == level)
-    oldest_first = status == LeaveStatus.PENDING
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id if oldest_first else LeaveRequest.id < after_id)
-    order = LeaveRequest.id.asc() if oldest_first else LeaveRequest.id.desc()
-    return list(session.scalars(stmt.order_by(order).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit,
+                  oldest_first=status == LeaveStatus.PENDING)
 
 
 def list_pending_by_urgency(*, session: Session, actor: Actor, limit: int = 50) -> list[LeaveRequest]:
@@ -530,6 +526,4 @@ def list_overdue(*, session: Session, actor: Actor, now: datetime, policy: Leave
             and_(LeaveRequest.status.in_((LeaveStatus.APPROVED, LeaveStatus.ACTIVE)),
                  _past_return_deadline(policy, now))),
     )
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit, oldest_first=True)

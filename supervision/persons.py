@@ -13,6 +13,7 @@ from storage.models import Account, Office, Person
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.paging import keyset
 from supervision.passwords import hash_password, validate_password
 from supervision.scope import can_see_office, office_condition
 
@@ -80,9 +81,7 @@ def list_persons(*, session: Session, actor: Actor, status: str | None = None, l
     if query:
         pattern = f"%{query}%"
         stmt = stmt.where(Person.name.ilike(pattern) | Person.code.ilike(pattern))
-    if after_id is not None:
-        stmt = stmt.where(Person.id > after_id)
-    return list(session.scalars(stmt.order_by(Person.id).limit(limit)))
+    return keyset(session, stmt, Person.id, after_id=after_id, limit=limit, oldest_first=True)
 
 
 def update_person(*, session: Session, actor: Actor, person: Person, changes: dict[str, Any], now: datetime) -> Person:

@@ -12,6 +12,7 @@ from storage.models import Person, Talk
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import NotFound, ValidationFailed
+from supervision.paging import keyset
 from supervision.scope import can_see_office
 
 TALK_RECORDED = AuditAction.TALK_RECORDED
@@ -41,9 +42,7 @@ def record_talk(*, session: Session, actor: Actor, person: Person, kind: str, at
 def list_talks(*, session: Session, person_id: int, after_id: int | None = None, limit: int = 50) -> list[Talk]:
     """A person's talks, newest first (callers show them without the note)."""
     stmt = select(Talk).where(Talk.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Talk.id < after_id)
-    return list(session.scalars(stmt.order_by(Talk.id.desc()).limit(limit)))
+    return keyset(session, stmt, Talk.id, after_id=after_id, limit=limit)
 
 
 def read_talk(*, session: Session, actor: Actor, talk_id: int, now: datetime) -> Talk:

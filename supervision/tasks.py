@@ -20,6 +20,7 @@ from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from supervision.locks import lock_person
+from supervision.paging import keyset
 from supervision.scope import office_condition
 
 PHONE_TASK_KINDS = (TaskKind.SPOT_CHECK, TaskKind.VIDEO_INSPECTION)
@@ -104,9 +105,7 @@ def list_tasks(*, session: Session, actor: Actor, status: str | None = None, per
         stmt = stmt.where(Task.person_id == person_id)
     if kind:
         stmt = stmt.where(Task.kind == kind)
-    if after_id is not None:
-        stmt = stmt.where(Task.id < after_id)
-    return list(session.scalars(stmt.order_by(Task.id.desc()).limit(limit)))
+    return keyset(session, stmt, Task.id, after_id=after_id, limit=limit)
 
 
 def get_task(*, session: Session, actor: Actor, task_id: int) -> Task:

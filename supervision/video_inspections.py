@@ -26,6 +26,7 @@ from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
 from supervision.locks import lock_person
+from supervision.paging import keyset
 from supervision.scope import office_condition
 from verification import video
 from verification.engine import FaceEngine
@@ -206,9 +207,7 @@ def list_inspections(*, session: Session, actor: Actor, status: str | None, pers
         stmt = stmt.where(Task.status == status)
     if person_id is not None:
         stmt = stmt.where(Task.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Task.id < after_id)
-    return list(session.scalars(stmt.order_by(Task.id.desc()).limit(limit)))
+    return keyset(session, stmt, Task.id, after_id=after_id, limit=limit)
 
 
 def view_inspection(*, session: Session, actor: Actor, task_id: int, now: datetime) -> Task:
