@@ -23,7 +23,7 @@ from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_s
 from supervision.geo import Area, locate
 from supervision.paging import keyset
 from supervision.passive import passive_flags
-from supervision.scope import office_condition
+from supervision.scope import get_in_scope, office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
 from verification.errors import ImageError, QualityError
@@ -253,18 +253,7 @@ def list_checkins(*, session: Session, actor: Actor, status: str | None, person_
 
 def get_checkin(*, session: Session, actor: Actor, checkin_id: int) -> Checkin:
     """One check-in the actor may see (persons: their own), else NotFound."""
-    checkin = session.get(Checkin, checkin_id)
-    if checkin is None:
-        raise NotFound("No such check-in.")
-    if actor.role == "person":
-        if checkin.person_id != actor.id:
-            raise NotFound("No such check-in.")
-    else:
-        visible = session.scalar(select(Checkin.id).where(Checkin.id == checkin_id,
-                                                          office_condition(actor, Checkin.office_id)))
-        if visible is None:
-            raise NotFound("No such check-in.")
-    return checkin
+    return get_in_scope(session, actor, Checkin, checkin_id, what="check-in")
 
 
 def view_checkin(*, session: Session, actor: Actor, checkin_id: int, now: datetime) -> Checkin:

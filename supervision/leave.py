@@ -24,7 +24,7 @@ from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, 
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.paging import keyset
-from supervision.scope import office_condition
+from supervision.scope import get_in_scope, office_condition
 from verification.decode import sniff_content_type
 from verification.engine import FaceEngine
 
@@ -325,16 +325,7 @@ def list_person_leave(*, session: Session, person_id: int, status: str | None = 
 
 def get_leave(*, session: Session, actor: Actor, leave_id: int) -> LeaveRequest:
     """One leave request the actor may see (persons: their own), else NotFound."""
-    leave = session.get(LeaveRequest, leave_id)
-    if leave is None:
-        raise NotFound("No such leave request.")
-    if actor.role == Role.PERSON:
-        if leave.person_id != actor.id:
-            raise NotFound("No such leave request.")
-    elif session.scalar(select(LeaveRequest.id).where(LeaveRequest.id == leave_id,
-                                                      office_condition(actor, LeaveRequest.office_id))) is None:
-        raise NotFound("No such leave request.")
-    return leave
+    return get_in_scope(session, actor, LeaveRequest, leave_id, what="leave request")
 
 
 def cancel_leave(*, session: Session, actor: Actor, leave_id: int, now: datetime) -> LeaveRequest:

@@ -13,7 +13,7 @@ from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import NotFound, ValidationFailed
 from supervision.paging import keyset
-from supervision.scope import can_see_office
+from supervision.scope import get_in_scope
 
 TALK_RECORDED = AuditAction.TALK_RECORDED
 TALK_NOTE_VIEWED = AuditAction.TALK_NOTE_VIEWED
@@ -47,9 +47,7 @@ def list_talks(*, session: Session, person_id: int, after_id: int | None = None,
 
 def read_talk(*, session: Session, actor: Actor, talk_id: int, now: datetime) -> Talk:
     """One talk with its confidential note, for staff in scope; the read is audit-logged."""
-    talk = session.get(Talk, talk_id)
-    if talk is None or not actor.is_staff or not can_see_office(session, actor, talk.office_id):
-        raise NotFound("No such talk.")
+    talk = get_in_scope(session, actor, Talk, talk_id, what="talk", persons_see_own=False)
     record_event(session=session, actor=actor, action=TALK_NOTE_VIEWED, at=now, person_id=talk.person_id,
                  office_id=talk.office_id, target_type="talk", target_id=talk.id)
     return talk

@@ -27,7 +27,7 @@ from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
 from supervision.locks import lock_person
 from supervision.paging import keyset
-from supervision.scope import office_condition
+from supervision.scope import get_in_scope, office_condition
 from verification import video
 from verification.engine import FaceEngine
 
@@ -192,9 +192,8 @@ def run_clip_job(*, open_session: Callable[[], Session], blobs: BlobStore, engin
 
 def get_inspection(*, session: Session, actor: Actor, task_id: int) -> Task:
     """An inspection the actor may see (officers: their office; admins: their county), else NotFound."""
-    task = session.scalar(select(Task).where(Task.id == task_id, Task.kind == TaskKind.VIDEO_INSPECTION,
-                                             office_condition(actor, Task.office_id)))
-    if task is None:
+    task = get_in_scope(session, actor, Task, task_id, what="video inspection", persons_see_own=False)
+    if task.kind != TaskKind.VIDEO_INSPECTION:
         raise NotFound("No such video inspection.")
     return task
 
