@@ -18,7 +18,7 @@ from supervision import alerts
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from supervision.faces import IMAGE_ERROR_STATUS, ReferenceSet, load_reference_set, unusable
 from supervision.geo import Area, locate
 from supervision.paging import keyset
@@ -275,11 +275,8 @@ def read_checkin_photo(*, session: Session, blobs: BlobStore, actor: Actor, chec
         raise NotFound("This attempt has no stored photo.")
     subject = EvidenceSubject(person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
                               target_id=checkin.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=checkin.photo_blob_key, subject=subject,
-                         now=now)
-    record_event(session=session, actor=actor, action=AuditAction.CHECKIN_PHOTO_VIEWED, at=now,
-                 person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
-                 target_id=checkin.id)
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=checkin.photo_blob_key, subject=subject,
+                         action=AuditAction.CHECKIN_PHOTO_VIEWED, now=now)
     return data, checkin.photo_content_type or "application/octet-stream"
 
 

@@ -22,7 +22,7 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from supervision.paging import keyset
 from supervision.scope import get_in_scope, office_condition
 from verification.decode import sniff_content_type
@@ -384,12 +384,10 @@ def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_i
         raise NotFound("This leave request has no attachment.")
     subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
                               target_id=leave.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
-                         now=now)
-    if actor.is_staff:
-        record_event(session=session, actor=actor, action=AuditAction.LEAVE_ATTACHMENT_VIEWED, at=now,
-                     person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
-                     target_id=leave.id)
+    # A person reading their own attachment is no view to log.
+    viewed = AuditAction.LEAVE_ATTACHMENT_VIEWED if actor.is_staff else None
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
+                         action=viewed, now=now)
     return data, leave.attachment_content_type or "application/octet-stream"
 
 

@@ -22,7 +22,7 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.clock import Clock
 from supervision.errors import Conflict, NotFound, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from supervision.faces import load_reference_set
 from supervision.liveness import unusable_video
 from supervision.locks import lock_person
@@ -227,10 +227,9 @@ def read_key_frame(*, session: Session, blobs: BlobStore, actor: Actor, task_id:
     if not frames[n].get("blob_key"):
         raise EvidencePurged("This key frame was deleted at the end of its retention period.")
     subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=frames[n]["blob_key"], subject=subject, now=now)
-    record_event(session=session, actor=actor, action=AuditAction.VIDEO_VIEWED, at=now, person_id=task.person_id,
-                 office_id=task.office_id, target_type="task", target_id=task.id,
-                 details={"view": "key_frame", "n": n, "sha256": frames[n].get("sha256")})
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=frames[n]["blob_key"], subject=subject,
+                         action=AuditAction.VIDEO_VIEWED, now=now,
+                         details={"view": "key_frame", "n": n, "sha256": frames[n].get("sha256")})
     return data, KEY_FRAME_TYPE
 
 
