@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import fields, validate
 
-from storage.enums import AlertStatus, AlertType, SanctionKind, SupervisionLevel
+from storage.enums import STAFF_ROLES, AlertStatus, AlertType, SanctionKind, SupervisionLevel
 from supervision import alerts, duties, sanctions
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -17,8 +17,6 @@ from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_fi
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
-
-STAFF = ("officer", "admin")
 
 
 def duty_policy() -> duties.DutyPolicy:
@@ -100,7 +98,7 @@ class ComplianceSchema(StrictSchema):
 
 
 @blp.get("/alerts")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(AlertListArgsSchema, location="query")
 @blp.response(200, page_schema(AlertSchema, "AlertPage"))
 def list_alerts(args: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +113,7 @@ def list_alerts(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/alerts/<int:alert_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, AlertSchema)
 def get_alert(alert_id: int) -> Any:
     """One alert in your scope."""
@@ -123,7 +121,7 @@ def get_alert(alert_id: int) -> Any:
 
 
 @blp.post("/alerts/<int:alert_id>/resolve")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ResolveSchema)
 @blp.response(200, ResolvedAlertSchema)
 @blp.problems("already_resolved")
@@ -137,7 +135,7 @@ def resolve_alert(body: dict[str, Any], alert_id: int) -> Any:
 
 
 @blp.get("/persons/<int:person_id>/sanctions")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, page_schema(SanctionSchema, "SanctionPage"))
 def list_sanctions(args: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -150,7 +148,7 @@ def list_sanctions(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 
 
 @blp.post("/persons/<int:person_id>/sanctions")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(SanctionCreateSchema)
 @blp.response(201, SanctionSchema)
 @blp.problems("forbidden")
@@ -165,7 +163,7 @@ def record_sanction(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.post("/persons/<int:person_id>/sanctions/<int:sanction_id>/correct")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(CorrectSchema)
 @blp.response(200, SanctionSchema)
 def correct_sanction(body: dict[str, Any], person_id: int, sanction_id: int) -> Any:
@@ -179,7 +177,7 @@ def correct_sanction(body: dict[str, Any], person_id: int, sanction_id: int) -> 
 
 
 @blp.get("/persons/<int:person_id>/compliance")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ComplianceArgsSchema, location="query")
 @blp.response(200, ComplianceSchema)
 def compliance(args: dict[str, Any], person_id: int) -> dict[str, Any]:

@@ -6,9 +6,15 @@ from enum import StrEnum
 
 
 class Role(StrEnum):
-    PERSON = "person"
-    OFFICER = "officer"
-    ADMIN = "admin"
+    """Who an account or a token acts as."""
+
+    PERSON = "person"  # a person under community supervision, on the phone app
+    OFFICER = "officer"  # staff of one judicial office (司法所): sees that office
+    ADMIN = "admin"  # county administration (司法局): sees every office of its county
+
+
+# The staff roles, as the plain strings tokens carry and role guards compare.
+STAFF_ROLES: tuple[str, ...] = (Role.OFFICER.value, Role.ADMIN.value)
 
 
 class SentenceType(StrEnum):

@@ -152,7 +152,7 @@ def shown_name(person: Person, *, full_identity: bool = False) -> str:
 
 def may_see_full_identity(actor: Actor, person: Person) -> bool:
     """Only officers of the person's own office see a minor's full identity (county admins see it masked)."""
-    return actor.role in ("officer", "admin") and actor.office_id == person.office_id
+    return actor.is_staff and actor.office_id == person.office_id
 
 
 def view_identity(*, session: Session, actor: Actor, person: Person, now: datetime, channel: str) -> bool:
