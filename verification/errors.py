@@ -41,9 +41,15 @@ class InputError(Exception):
 class ImageError(InputError):
     """The upload cannot be used as an image (an ImageErrorCode)."""
 
+    # What the magic bytes said, set by the decoder: None when they name no accepted type.
+    content_type: str | None = None
+
 
 class QualityError(InputError):
     """An image decoded, but the face in it is not usable (a QualityErrorCode, with the measures taken)."""
+
+    # The decoded image's type, set by the engine, so a refused photo can be kept as evidence without sniffing it again.
+    content_type: str | None = None
 
     def __init__(
         self,
