@@ -27,6 +27,7 @@ from web.schemas import (
     page,
     page_schema,
 )
+from web.uploads import payload
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
@@ -199,7 +200,7 @@ def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> A
     lock_person(session, person.id)
     reference, _analysis = faces.enrol_reference(
         session=session, blobs=blobs(), engine=face_engine(), actor=current_actor(), person=person,
-        photo=files["photo"].read(), force=form["force"], note=form["note"], now=now(),
+        photo=payload(files["photo"]), force=form["force"], note=form["note"], now=now(),
         max_references=app_config("MAX_REFERENCES"))
     commit()
     return reference

@@ -20,12 +20,12 @@ from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
-from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
+from supervision.checkin_pipeline import CheckinContext, CheckinOutcome, Purpose, Submission, submit_checkin
+from supervision.checkins import at_home
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
-from verification.engine import FaceEngine
 
 # Until AuditAction gains a constant for it, attachment reads are logged under this action name.
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic"})
@@ -373,11 +373,9 @@ def _start_if_due(session: Session, leave: LeaveRequest, now: datetime) -> None:
         transition(session=session, leave=leave, to=LeaveStatus.ACTIVE)
 
 
-def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, actor: Actor, person: Person,
-                  leave_id: int, photo: bytes, latitude: float, longitude: float, accuracy_m: float,
-                  captured_at: datetime, now: datetime, checkin_policy: CheckinPolicy,
-                  device_bound: bool) -> ReturnOutcome:
+def report_return(ctx: CheckinContext, submission: Submission, *, actor: Actor, leave_id: int) -> ReturnOutcome:
     """Report back from leave (销假) with a selfie check-in that must show the person back inside the home area."""
+    session, person, now = ctx.session, submission.person, ctx.now
     if actor.role != Role.PERSON or actor.id != person.id:
         raise Forbidden("Only the person can report their own return.")
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
@@ -387,12 +385,8 @@ def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, act
                   else None)
         raise _invalid(leave.status, LeaveStatus.RETURNED, detail)
     # The return is judged against home only: being at the leave destination is no return.
-    location = check_location(session=session, person=person, latitude=latitude, longitude=longitude,
-                              accuracy_m=accuracy_m, at=captured_at, policy=checkin_policy, include_leave=False)
-    outcome = record_checkin(session=session, blobs=blobs, engine=engine, person=person, actor=actor, photo=photo,
-                             latitude=latitude, longitude=longitude, accuracy_m=accuracy_m, captured_at=captured_at,
-                             now=now, policy=checkin_policy, device_bound=device_bound, kind=CheckinKind.LEAVE_RETURN,
-                             leave_request_id=leave.id, location_override=location)
+    outcome = submit_checkin(ctx, submission, Purpose(kind=CheckinKind.LEAVE_RETURN, location_rule=at_home,
+                                                      leave_request_id=leave.id))
     checkin = outcome.checkin
     returned = checkin.status in RETURN_ACCEPTED and Reason.OUTSIDE_AREA not in checkin.reasons
     if returned:
