@@ -139,8 +139,8 @@ def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     person = _person()
     attachment = files["attachment"].read() if files.get("attachment") is not None else None
     row = leave.create_leave(session=db_session(), blobs=blobs(), actor=current_actor(), person=person,
-                             now=now(), policy=leave_policy().for_office(person.office.code), attachment=attachment,
-                             **body)
+                             application=leave.LeaveApplication(**body, attachment=attachment), now=now(),
+                             policy=leave_policy().for_office(person.office.code))
     commit()
     return row
 

@@ -140,7 +140,8 @@ def _with_count(person: Any) -> Any:
 @blp.problems("person_code_taken")
 def create_person(body: dict[str, Any]) -> Any:
     """Register a supervised person in an office in your scope."""
-    person = persons.create_person(session=db_session(), actor=current_actor(), now=now(), **body)
+    person = persons.create_person(session=db_session(), actor=current_actor(),
+                                   values=persons.PersonValues(**body), now=now())
     commit()
     return _with_count(person)
 

@@ -158,41 +158,47 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 # ------------------------------------------------------------------------------------------------ scheduling
 
 
-def create_activity(*, session: Session, actor: Actor, kind: str, title: str, venue: Mapping[str, Any],
-                    start_at: datetime, end_at: datetime, now: datetime, capacity: int | None = None,
-                    person_ids: Sequence[int] | None = None, levels: Sequence[str] | None = None,
-                    office_code: str | None = None) -> Activity:
+@dataclass(frozen=True)
+class ActivityValues:
+    """A session to schedule: its venue {name, lat, lon, radius_m}, its period, and whom it invites (named persons
+    and/or every active person of some levels) in which office (by code; default: the actor's)."""
+
+    kind: str
+    title: str
+    venue: Mapping[str, Any]
+    start_at: datetime
+    end_at: datetime
+    capacity: int | None = None
+    person_ids: Sequence[int] | None = None
+    levels: Sequence[str] | None = None
+    office_code: str | None = None
+
+
+def create_activity(*, session: Session, actor: Actor, values: ActivityValues, now: datetime) -> Activity:
     """Schedule a session at a venue and invite named persons and/or every active person of some levels."""
     errors: dict[str, list[str]] = {}
-    if end_at <= start_at:
+    if values.end_at <= values.start_at:
         errors["end_at"] = ["The session must end after it starts."]
-    elif end_at - start_at > MAX_SESSION:
+    elif values.end_at - values.start_at > MAX_SESSION:
         errors["end_at"] = ["A session lasts at most 12 hours."]
-    if not person_ids and not levels:
+    if not values.person_ids and not values.levels:
         errors["person_ids"] = ["Invite persons or levels."]
     if errors:
         raise ValidationFailed(errors)
     office_id = actor.office_id
-    if office_code:
-        office = session.scalar(select(Office).where(Office.code == office_code))
+    if values.office_code:
+        office = session.scalar(select(Office).where(Office.code == values.office_code))
         if office is None or not can_see_office(session, actor, office.id):
             raise NotFound("No such office.")
         office_id = office.id
     assert office_id is not None
-    invited: dict[int, Person] = {}
-    for person_id in person_ids or ():
-        person = get_person(session, actor, person_id)
-        invited[person.id] = person
-    if levels:
-        for person in session.scalars(select(Person).where(Person.office_id == office_id,
-                                                           Person.status == PersonStatus.ACTIVE,
-                                                           Person.supervision_level.in_(list(levels)))):
-            invited[person.id] = person
+    invited = _invitees(session, actor, office_id, values)
+    capacity, levels, venue = values.capacity, list(values.levels or []), values.venue
     if capacity is not None and len(invited) > capacity:
         raise ValidationFailed({"capacity": [f"{len(invited)} persons invited for {capacity} places."]})
-    activity = Activity(office_id=office_id, kind=kind, title=title, venue_name=venue["name"],
+    activity = Activity(office_id=office_id, kind=values.kind, title=values.title, venue_name=venue["name"],
                         venue_lat=venue["lat"], venue_lon=venue["lon"], venue_radius_m=venue["radius_m"],
-                        start_at=start_at, end_at=end_at, capacity=capacity, levels=list(levels or []),
+                        start_at=values.start_at, end_at=values.end_at, capacity=capacity, levels=levels,
                         status=ActivityStatus.SCHEDULED, created_by_id=actor.id, created_at=now)
     session.add(activity)
     session.flush()
@@ -201,8 +207,22 @@ def create_activity(*, session: Session, actor: Actor, kind: str, title: str, ve
     session.flush()
     record_event(session=session, actor=actor, action=ACTIVITY_CREATED, at=now, office_id=office_id,
                  target_type="activity", target_id=activity.id,
-                 details={"kind": kind, "invited": sorted(invited), "levels": list(levels or [])})
+                 details={"kind": values.kind, "invited": sorted(invited), "levels": list(levels)})
     return activity
+
+
+def _invitees(session: Session, actor: Actor, office_id: int, values: ActivityValues) -> dict[int, Person]:
+    """The named persons (each within the actor's scope) and every active person of the levels, by id."""
+    invited: dict[int, Person] = {}
+    for person_id in values.person_ids or ():
+        person = get_person(session, actor, person_id)
+        invited[person.id] = person
+    if values.levels:
+        for person in session.scalars(select(Person).where(Person.office_id == office_id,
+                                                           Person.status == PersonStatus.ACTIVE,
+                                                           Person.supervision_level.in_(list(values.levels)))):
+            invited[person.id] = person
+    return invited
 
 
 def list_activities(*, session: Session, actor: Actor, since: datetime | None = None, kind: str | None = None,
