@@ -8,7 +8,7 @@ from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from storage.enums import EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
+from storage.enums import STAFF_ROLES, EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
 from supervision import faces, persons
 from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
@@ -27,11 +27,10 @@ from web.schemas import (
     page,
     page_schema,
 )
+from web.uploads import payload
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
-
-STAFF = ("officer", "admin")
 
 
 class PersonSchema(StrictSchema):
@@ -99,19 +98,20 @@ def _with_count(person: Any) -> Any:
 
 
 @blp.post("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonCreateSchema)
 @blp.response(201, PersonSchema)
 @blp.problems("person_code_taken")
 def create_person(body: dict[str, Any]) -> Any:
     """Register a supervised person in an office in your scope."""
-    person = persons.create_person(session=db_session(), actor=current_actor(), now=now(), **body)
+    person = persons.create_person(session=db_session(), actor=current_actor(),
+                                   values=persons.PersonValues(**body), now=now())
     commit()
     return _with_count(person)
 
 
 @blp.get("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonListArgsSchema, location="query")
 @blp.response(200, page_schema(PersonSchema, "PersonPage"))
 def list_persons(args: dict[str, Any]) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/<int:person_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, PersonSchema)
 def get_person_view(person_id: int) -> Any:
     """One person in your scope (a minor's full name only for officers of their office; audit-logged)."""
@@ -136,7 +136,7 @@ def get_person_view(person_id: int) -> Any:
 
 
 @blp.patch("/<int:person_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonUpdateSchema)
 @blp.response(200, PersonSchema)
 def update_person(body: dict[str, Any], person_id: int) -> Any:
@@ -149,7 +149,7 @@ def update_person(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.post("/<int:person_id>/faces")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(EnrolFormSchema, location="form")
 @blp.arguments(EnrolFileSchema, location="files")
 @blp.response(201, ReferenceSchema)
@@ -162,14 +162,14 @@ def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> A
     lock_person(session, person.id)
     reference, _analysis = faces.enrol_reference(
         session=session, blobs=blobs(), engine=face_engine(), actor=current_actor(), person=person,
-        photo=files["photo"].read(), force=form["force"], note=form["note"], now=now(),
+        photo=payload(files["photo"]), force=form["force"], note=form["note"], now=now(),
         max_references=app_config("MAX_REFERENCES"))
     commit()
     return reference
 
 
 @blp.get("/<int:person_id>/faces")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, ReferenceSchema(many=True))
 def list_faces(person_id: int) -> Any:
     """The person's active reference photos."""
@@ -179,7 +179,7 @@ def list_faces(person_id: int) -> Any:
 
 
 @blp.delete("/<int:person_id>/faces/<int:face_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(204)
 def delete_face(person_id: int, face_id: int) -> None:
     """Retire a reference photo from matching."""
@@ -190,7 +190,7 @@ def delete_face(person_id: int, face_id: int) -> None:
 
 
 @blp.get("/<int:person_id>/faces/<int:face_id>/photo")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, content_type="image/jpeg", description="The reference photo bytes")
 @blp.problems(*EVIDENCE_PROBLEMS)
 def face_photo(person_id: int, face_id: int) -> Response:

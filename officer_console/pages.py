@@ -120,7 +120,8 @@ def create_person() -> Response | tuple[str, int]:
     if posted.data is None:
         return _render_create(posted.values, posted.errors, 422)
     try:
-        person = persons.create_person(session=session, actor=actor, now=now(), **posted.data)
+        person = persons.create_person(session=session, actor=actor, values=persons.PersonValues(**posted.data),
+                                       now=now())
     except Conflict as error:
         session.rollback()
         if error.code != "person_code_taken":

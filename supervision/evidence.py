@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobIntegrityError, BlobNotFound, BlobStore, StoredBlob
+from storage.blobs import BlobIntegrityError, BlobNotFound, BlobStore, Payload, StoredBlob
 from storage.enums import AlertType
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
@@ -81,6 +81,17 @@ def read_evidence(*, session: Session, blobs: BlobStore, actor: Actor, key: str,
                                "alerted.") from exc
 
 
+def view_evidence(*, session: Session, blobs: BlobStore, actor: Actor, key: str, subject: EvidenceSubject,
+                  action: str | None, now: datetime, details: dict[str, Any] | None = None) -> bytes:
+    """The blob's bytes through read_evidence, the view audit-logged as action on the subject (None: not logged)."""
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=key, subject=subject, now=now)
+    if action is not None:
+        record_event(session=session, actor=actor, action=action, at=now, person_id=subject.person_id,
+                     office_id=subject.office_id, target_type=subject.target_type, target_id=subject.target_id,
+                     details=details)
+    return data
+
+
 class EvidenceReader:
     """A blob store whose reads go through read_evidence for one subject (for domain functions that take a store)."""
 
@@ -93,7 +104,7 @@ class EvidenceReader:
         return read_evidence(session=self._session, blobs=self._blobs, actor=self._actor, key=key,
                              subject=self._subject, now=self._now)
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Store through the wrapped store."""
         return self._blobs.put(data, content_type=content_type, key=key)
 

@@ -20,12 +20,13 @@ from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
-from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
+from supervision.checkin_pipeline import CheckinContext, CheckinOutcome, Purpose, Submission, submit_checkin
+from supervision.checkins import at_home
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
-from supervision.scope import office_condition
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 from verification.decode import sniff_content_type
-from verification.engine import FaceEngine
 
 # Until AuditAction gains a constant for it, attachment reads are logged under this action name.
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic"})
@@ -264,53 +265,71 @@ def _check_yearly_total(*, session: Session, person: Person, start_at: datetime,
 # ------------------------------------------------------------------------------------------------ person side
 
 
-def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, start_at: datetime,
-                 end_at: datetime, destination: str, reason: str, now: datetime, policy: LeavePolicy,
-                 dest_lat: float | None = None, dest_lon: float | None = None, dest_radius_m: float | None = None,
-                 emergency: bool = False, attachment: bytes | None = None) -> LeaveRequest:
+@dataclass(frozen=True)
+class LeaveApplication:
+    """What a person asks for: the period, where and why, an optional destination circle and attachment image."""
+
+    start_at: datetime
+    end_at: datetime
+    destination: str
+    reason: str
+    dest_lat: float | None = None
+    dest_lon: float | None = None
+    dest_radius_m: float | None = None
+    emergency: bool = False
+    attachment: bytes | None = field(default=None, repr=False)
+
+
+def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, application: LeaveApplication,
+                 now: datetime, policy: LeavePolicy) -> LeaveRequest:
     """Check a person's leave request against the rules and record it as pending."""
     if actor.role != Role.PERSON or actor.id != person.id:
         raise Forbidden("Only the person can request leave for themselves.")
-    if not destination.strip():
+    if not application.destination.strip():
         raise ValidationFailed({"destination": ["Give the destination."]})
-    if not reason.strip():
+    if not application.reason.strip():
         raise ValidationFailed({"reason": ["Give the reason for the leave."]})
+    dest_lat, dest_lon, dest_radius_m = application.dest_lat, application.dest_lon, application.dest_radius_m
     if (dest_lat is None) != (dest_lon is None) or (dest_radius_m is not None and dest_lat is None):
         raise ValidationFailed({"dest_lat": ["Give dest_lat and dest_lon together, and dest_radius_m only with them."]})
     # One request at a time per person, so two concurrent requests cannot both pass the overlap and yearly checks.
     session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
-    level = check_rules(session=session, person=person, start_at=start_at, end_at=end_at, emergency=emergency,
-                        now=now, policy=policy)
+    level = check_rules(session=session, person=person, start_at=application.start_at, end_at=application.end_at,
+                        emergency=application.emergency, now=now, policy=policy)
     leave = LeaveRequest(
         person_id=person.id,
         office_id=person.office_id,
-        start_at=start_at,
-        end_at=end_at,
-        destination=destination.strip(),
+        start_at=application.start_at,
+        end_at=application.end_at,
+        destination=application.destination.strip(),
         dest_lat=dest_lat,
         dest_lon=dest_lon,
         dest_radius_m=dest_radius_m,
-        reason=reason.strip(),
-        emergency=emergency,
+        reason=application.reason.strip(),
+        emergency=application.emergency,
         status=LeaveStatus.PENDING,
         approval_level=level,
         created_at=now,
         version=1,
     )
-    if attachment is not None:
-        content_type = sniff_content_type(attachment)
-        if content_type not in ATTACHMENT_TYPES:
-            raise UnusableImage("unsupported_media_type", "The attachment must be a JPEG, PNG, WEBP or HEIC image.",
-                                status=415)
-        stored = blobs.put(attachment, content_type=content_type)
-        on_rollback(session, lambda: blobs.delete(stored.key))
-        leave.attachment_blob_key = stored.key
-        leave.attachment_content_type = stored.content_type
-        leave.attachment_size = stored.size
-        leave.attachment_sha256 = stored.sha256
+    if application.attachment is not None:
+        _attach(session, blobs, leave, application.attachment)
     session.add(leave)
     session.flush()
     return leave
+
+
+def _attach(session: Session, blobs: BlobStore, leave: LeaveRequest, attachment: bytes) -> None:
+    content_type = sniff_content_type(attachment)
+    if content_type not in ATTACHMENT_TYPES:
+        raise UnusableImage("unsupported_media_type", "The attachment must be a JPEG, PNG, WEBP or HEIC image.",
+                            status=415)
+    stored = blobs.put(attachment, content_type=content_type)
+    on_rollback(session, lambda: blobs.delete(stored.key))
+    leave.attachment_blob_key = stored.key
+    leave.attachment_content_type = stored.content_type
+    leave.attachment_size = stored.size
+    leave.attachment_sha256 = stored.sha256
 
 
 def list_person_leave(*, session: Session, person_id: int, status: str | None = None, after_id: int | None = None,
@@ -319,23 +338,12 @@ def list_person_leave(*, session: Session, person_id: int, status: str | None = 
     stmt = select(LeaveRequest).where(LeaveRequest.person_id == person_id)
     if status:
         stmt = stmt.where(LeaveRequest.status == status)
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id < after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id.desc()).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit)
 
 
 def get_leave(*, session: Session, actor: Actor, leave_id: int) -> LeaveRequest:
     """One leave request the actor may see (persons: their own), else NotFound."""
-    leave = session.get(LeaveRequest, leave_id)
-    if leave is None:
-        raise NotFound("No such leave request.")
-    if actor.role == Role.PERSON:
-        if leave.person_id != actor.id:
-            raise NotFound("No such leave request.")
-    elif session.scalar(select(LeaveRequest.id).where(LeaveRequest.id == leave_id,
-                                                      office_condition(actor, LeaveRequest.office_id))) is None:
-        raise NotFound("No such leave request.")
-    return leave
+    return get_in_scope(session, actor, LeaveRequest, leave_id, what="leave request")
 
 
 def cancel_leave(*, session: Session, actor: Actor, leave_id: int, now: datetime) -> LeaveRequest:
@@ -355,11 +363,9 @@ def _start_if_due(session: Session, leave: LeaveRequest, now: datetime) -> None:
         transition(session=session, leave=leave, to=LeaveStatus.ACTIVE)
 
 
-def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, actor: Actor, person: Person,
-                  leave_id: int, photo: bytes, latitude: float, longitude: float, accuracy_m: float,
-                  captured_at: datetime, now: datetime, checkin_policy: CheckinPolicy,
-                  device_bound: bool) -> ReturnOutcome:
+def report_return(ctx: CheckinContext, submission: Submission, *, actor: Actor, leave_id: int) -> ReturnOutcome:
     """Report back from leave (销假) with a selfie check-in that must show the person back inside the home area."""
+    session, person, now = ctx.session, submission.person, ctx.now
     if actor.role != Role.PERSON or actor.id != person.id:
         raise Forbidden("Only the person can report their own return.")
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
@@ -369,12 +375,8 @@ def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, act
                   else None)
         raise _invalid(leave.status, LeaveStatus.RETURNED, detail)
     # The return is judged against home only: being at the leave destination is no return.
-    location = check_location(session=session, person=person, latitude=latitude, longitude=longitude,
-                              accuracy_m=accuracy_m, at=captured_at, policy=checkin_policy, include_leave=False)
-    outcome = record_checkin(session=session, blobs=blobs, engine=engine, person=person, actor=actor, photo=photo,
-                             latitude=latitude, longitude=longitude, accuracy_m=accuracy_m, captured_at=captured_at,
-                             now=now, policy=checkin_policy, device_bound=device_bound, kind=CheckinKind.LEAVE_RETURN,
-                             leave_request_id=leave.id, location_override=location)
+    outcome = submit_checkin(ctx, submission, Purpose(kind=CheckinKind.LEAVE_RETURN, location_rule=at_home,
+                                                      leave_request_id=leave.id))
     checkin = outcome.checkin
     returned = checkin.status in RETURN_ACCEPTED and Reason.OUTSIDE_AREA not in checkin.reasons
     if returned:
@@ -394,12 +396,10 @@ def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_i
         raise NotFound("This leave request has no attachment.")
     subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
                               target_id=leave.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
-                         now=now)
-    if actor.is_staff:
-        record_event(session=session, actor=actor, action=AuditAction.LEAVE_ATTACHMENT_VIEWED, at=now,
-                     person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
-                     target_id=leave.id)
+    # A person reading their own attachment is no view to log.
+    viewed = AuditAction.LEAVE_ATTACHMENT_VIEWED if actor.is_staff else None
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
+                         action=viewed, now=now)
     return data, leave.attachment_content_type or "application/octet-stream"
 
 
@@ -417,11 +417,8 @@ def list_leave_requests(*, session: Session, actor: Actor, status: str | None = 
         stmt = stmt.where(LeaveRequest.person_id == person_id)
     if level:
         stmt = stmt.where(LeaveRequest.approval_level == level)
-    oldest_first = status == LeaveStatus.PENDING
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id if oldest_first else LeaveRequest.id < after_id)
-    order = LeaveRequest.id.asc() if oldest_first else LeaveRequest.id.desc()
-    return list(session.scalars(stmt.order_by(order).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit,
+                  oldest_first=status == LeaveStatus.PENDING)
 
 
 def list_pending_by_urgency(*, session: Session, actor: Actor, limit: int = 50) -> list[LeaveRequest]:
@@ -530,6 +527,4 @@ def list_overdue(*, session: Session, actor: Actor, now: datetime, policy: Leave
             and_(LeaveRequest.status.in_((LeaveStatus.APPROVED, LeaveStatus.ACTIVE)),
                  _past_return_deadline(policy, now))),
     )
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit, oldest_first=True)

@@ -39,7 +39,8 @@ class ActivityCreateSchema(StrictSchema):
     person_ids = fields.List(Id(), load_default=None, validate=validate.Length(max=10_000))
     levels = fields.List(fields.String(validate=validate.OneOf([lv.value for lv in SupervisionLevel])),
                          load_default=None, validate=validate.Length(max=3))
-    office = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    # Loaded as office_code, the name ActivityValues gives it.
+    office = fields.String(load_default=None, attribute="office_code", validate=validate.Length(min=1, max=32))
 
 
 class AttendanceReviewSchema(StrictSchema):
