@@ -9,13 +9,13 @@ from officer_console import forms
 from officer_console.i18n import normalise_language
 from officer_console.session import (
     LANG_KEY,
-    STAFF_ROLES,
     end_login,
     notify,
     safe_next,
     start_login,
     t,
 )
+from storage.enums import STAFF_ROLES
 from supervision import accounts
 from supervision.errors import InvalidCredentials, ValidationFailed
 from web.auth import client_ip

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from officer_console import forms, work
 from officer_console.charts import trail_map
 from officer_console.session import console_actor, enum_label, error_text, notify, t, zone
-from storage.enums import AlertStatus, PersonStatus, Role, SupervisionLevel, TalkKind
+from storage.enums import STAFF_ROLES, AlertStatus, PersonStatus, SupervisionLevel, TalkKind
 from storage.models import Account, Person
 from supervision import (
     alerts,
@@ -158,7 +158,7 @@ def audit_log() -> str:
     person = get_person(session, actor, person_id) if person_id is not None else None
     action = request.args.get("action", "")[:64]
     staff = list(session.scalars(select(Account).where(office_condition(actor, Account.office_id),
-                                                      Account.role.in_([Role.OFFICER, Role.ADMIN]))
+                                                      Account.role.in_(STAFF_ROLES))
                                  .order_by(Account.display_name, Account.username)))
     actor_id = forms.id_arg("actor_id")
     actor_id = actor_id if actor_id in {account.id for account in staff} else None

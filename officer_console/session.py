@@ -23,6 +23,7 @@ from flask import current_app, flash, g, get_flashed_messages, request, session
 from sqlalchemy.orm import Session
 
 from officer_console.i18n import fill, normalise_language
+from storage.enums import STAFF_ROLES
 from storage.models import Account
 from supervision import accounts
 from supervision.actors import Actor
@@ -36,7 +37,6 @@ LOGIN_KEY = "console_login"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 LANG_KEY = "lang"
-STAFF_ROLES = ("officer", "admin")
 DEFAULT_IDLE_MINUTES = 30
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 SEEN_RESOLUTION = timedelta(seconds=30)
