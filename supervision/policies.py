@@ -1,0 +1,59 @@
+"""Every rule of a deployment in one value, built once from the resolved configuration and shared by the app, the
+worker and the CLI (server.composition), so no request parses a setting again."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from supervision.activities import ActivityPolicy
+from supervision.checkins import CheckinPolicy
+from supervision.duties import DutyPolicy
+from supervision.leave import LeavePolicy
+from supervision.messages import ReminderPolicy
+from supervision.retention import RetentionSettings
+from supervision.sweep import SweepSettings
+from supervision.tasks import SpotCheckPolicy
+from supervision.tracking import LocationPolicy
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The domain policies of one configuration; the sweep's settings share the same duty, spot-check, location and
+    leave policies."""
+
+    checkin: CheckinPolicy
+    leave: LeavePolicy
+    duty: DutyPolicy
+    spot_checks: SpotCheckPolicy
+    location: LocationPolicy
+    activities: ActivityPolicy
+    reminders: ReminderPolicy
+    retention: RetentionSettings
+    sweep: SweepSettings
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policies:
+        """Build (and so check) every policy from CHECKIN_* settings; JSON settings are parsed here, once."""
+        leave = LeavePolicy.from_config(config)
+        sweep = SweepSettings.from_config(config)
+        return cls(checkin=_checkin_policy(config), leave=leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
+                   location=sweep.location, activities=ActivityPolicy.from_config(config),
+                   reminders=ReminderPolicy.from_config(config), retention=RetentionSettings.from_config(config),
+                   sweep=replace(sweep, leave_policy=leave))
+
+
+def _checkin_policy(config: Mapping[str, Any]) -> CheckinPolicy:
+    default = CheckinPolicy()
+
+    def minutes(key: str, fallback: timedelta) -> timedelta:
+        return fallback if config.get(key) is None else timedelta(minutes=float(config[key]))
+
+    return CheckinPolicy(
+        late_after=minutes("CHECKIN_LATE_MINUTES", default.late_after),
+        future_tolerance=minutes("CHECKIN_FUTURE_TOLERANCE_MINUTES", default.future_tolerance),
+        max_accuracy_m=float(config.get("MAX_LOCATION_ACCURACY_M", default.max_accuracy_m)),
+        min_references=int(config.get("MIN_REFERENCES", default.min_references)),
+    )
