@@ -71,7 +71,7 @@ def _init_hostile_input(app: Flask) -> None:
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     from server.jobs import ENTRY_POINT
-    from web import auth, db, messaging
+    from web import auth, db, idempotency, messaging
     from web.api import ProblemApi
     from web.jobs import jobs
     from web.limiter import limiter
@@ -79,6 +79,7 @@ def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
 
     services = build_services(config, echo_sql=config["DB_ECHO"])
     db.init_app(app, services)
+    idempotency.init_app(app)
     jobs.init_app(app, rq_entry=ENTRY_POINT)
     messaging.init_app(app, services.database)
 
