@@ -8,7 +8,6 @@ from typing import Any
 from marshmallow import fields
 
 from mobile_api.checkins import CheckinResultSchema, PhotoSchema
-from mobile_api.checkins import policy as checkin_policy
 from mobile_api.leave import LeaveReturnFormSchema
 from storage.models import Person
 from supervision import accounts, activities
@@ -17,13 +16,12 @@ from web.activity_schemas import (
     ProgressArgsSchema,
     ProgressSchema,
     VenueSchema,
-    activity_policy,
     progress,
     venue_of,
 )
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, face_engine, now
+from web.db import blobs, commit, db_session, face_engine, now, policies
 from web.idempotency import idempotent
 from web.schemas import StrictSchema
 
@@ -73,8 +71,8 @@ def _attend(activity_id: int, phase: str, form: dict[str, Any], files: dict[str,
     outcome = activities.attendance_checkin(
         session=session, blobs=blobs(), engine=face_engine(), person=person, actor=actor, activity_id=activity_id,
         phase=phase, photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=checkin_policy(),
-        policy=activity_policy(),
+        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=policies().checkin,
+        policy=policies().activities,
         device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id))
     commit()
     if outcome.checkin.error is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask_smorest.fields import Upload
@@ -16,7 +15,7 @@ from verification.errors import ImageErrorCode, QualityErrorCode
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS, VIDEO_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import app_config, blobs, commit, db_session, face_engine, now
+from web.db import blobs, commit, db_session, face_engine, now, policies
 from web.idempotency import idempotent
 from web.schemas import (
     Id,
@@ -111,15 +110,6 @@ class CheckinResultSchema(StrictSchema):
         return checkin if isinstance(checkin, _CheckinSummary) else _CheckinSummary(checkin)
 
 
-def policy() -> checkins.CheckinPolicy:
-    """The check-in rules from configuration."""
-    return checkins.CheckinPolicy(
-        late_after=timedelta(minutes=app_config("CHECKIN_LATE_MINUTES")),
-        future_tolerance=timedelta(minutes=app_config("CHECKIN_FUTURE_TOLERANCE_MINUTES")),
-        max_accuracy_m=float(app_config("MAX_LOCATION_ACCURACY_M")),
-        min_references=int(app_config("MIN_REFERENCES")),
-    )
-
 
 @blp.post("")
 @auth_required("person")
@@ -139,7 +129,7 @@ def create_checkin(form: dict[str, Any], files: dict[str, Any]) -> Any:
     outcome = checkins.record_checkin(
         session=session, blobs=blobs(), engine=face_engine(), person=person, actor=actor,
         photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), policy=policy(),
+        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), policy=policies().checkin,
         device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id),
         task_id=form["task_id"], liveness=liveness)
     commit()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from mobile_api.checkins import CheckinResultSchema, PhotoSchema
-from mobile_api.checkins import policy as checkin_policy
 from storage.enums import ApprovalLevel, LeaveStatus
 from storage.models import Person
 from supervision import accounts, leave
@@ -18,7 +17,7 @@ from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, committed_on, db_session, face_engine, now
+from web.db import blobs, commit, committed_on, db_session, face_engine, now, policies
 from web.files import private_file
 from web.idempotency import idempotent
 from web.schemas import (
@@ -47,10 +46,6 @@ class LeaveBlueprint(Blueprint):
 blp = LeaveBlueprint("leave_requests", __name__, url_prefix="/api/v1/leave-requests",
                      description="Leave requests and return reports")
 
-
-def leave_policy() -> leave.LeavePolicy:
-    """The deployment's leave rules from configuration (defaults for keys not configured)."""
-    return leave.LeavePolicy.from_config(current_app.config["CHECKIN"])
 
 
 class LeaveCreateSchema(StrictSchema):
@@ -140,7 +135,7 @@ def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     person = _person()
     attachment = files["attachment"].read() if files.get("attachment") is not None else None
     row = leave.create_leave(session=db_session(), blobs=blobs(), actor=current_actor(), person=person,
-                             now=now(), policy=leave_policy().for_office(person.office.code), attachment=attachment,
+                             now=now(), policy=policies().leave.for_office(person.office.code), attachment=attachment,
                              **body)
     commit()
     return row
@@ -204,7 +199,7 @@ def report_return(form: dict[str, Any], files: dict[str, Any], leave_id: int) ->
     outcome = leave.report_return(
         session=session, blobs=blobs(), engine=face_engine(), actor=actor, person=person, leave_id=leave_id,
         photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=checkin_policy(),
+        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=policies().checkin,
         device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id))
     commit()
     if outcome.checkin.error is not None:

@@ -7,12 +7,11 @@ from datetime import date
 from flask import Response, render_template, request
 from markupsafe import Markup
 
-from officer_api.alerts import duty_policy
 from officer_api.console_charts import bar_chart
 from officer_api.console_session import console_actor, enum_label, number, percent, t, zone
 from supervision import reports
 from supervision.reports import DistrictReport, ReportPeriod, ReportRow, SheetText
-from web.db import db_session, now
+from web.db import db_session, now, policies
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -64,7 +63,7 @@ def shown_value(row: ReportRow) -> str:
 
 def _build(period: ReportPeriod) -> DistrictReport:
     return reports.district_report(session=db_session(), actor=console_actor(), period=period, now=now(),
-                                   duty_policy=duty_policy())
+                                   duty_policy=policies().duty)
 
 
 def charts(report: DistrictReport) -> dict[str, Markup]:

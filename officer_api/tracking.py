@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import ValidationError, fields, validate
 
 from officer_api.alerts import AlertSchema
@@ -12,7 +11,7 @@ from supervision import tracking
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 from web.schemas import PlausibleDate, PlausibleDateTime, StrictSchema
 from web.zones import TrackingStateSchema, ZoneSchema
 
@@ -22,13 +21,6 @@ blp = Blueprint("officer_tracking", __name__, url_prefix="/api/v1/officer/person
 STAFF = ("officer", "admin")
 HH_MM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="Use HH:MM (00:00 to 23:59).")
 
-
-def location_policy() -> tracking.LocationPolicy:
-    """The location settings from configuration (built once per app)."""
-    extensions = current_app.extensions
-    if "checkin.location_policy" not in extensions:
-        extensions["checkin.location_policy"] = tracking.LocationPolicy.from_config(current_app.config["CHECKIN"])
-    return extensions["checkin.location_policy"]
 
 
 class TrackingStartSchema(StrictSchema):
@@ -122,7 +114,7 @@ def start_tracking(body: dict[str, Any], person_id: int) -> dict[str, Any]:
     person = get_person(session, current_actor(), person_id)
     tracking.start_tracking(session=session, actor=current_actor(), person=person, reason=body["reason"],
                             until=body["until"], interval_minutes=body["interval_minutes"], now=now(),
-                            policy=location_policy())
+                            policy=policies().location)
     commit()
     return _tracking_view(person)
 
@@ -183,6 +175,6 @@ def get_trail(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     session = db_session()
     person = get_person(session, current_actor(), person_id)
     result = tracking.trail(session=session, actor=current_actor(), person=person, start=args["from_"],
-                            end=args["to"], now=now(), policy=location_policy(), raw=args["raw"])
+                            end=args["to"], now=now(), policy=policies().location, raw=args["raw"])
     commit()
     return result
