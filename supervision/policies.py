@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+from limits import parse_many
+
+from supervision.accounts import LoginLimit
 from supervision.activities import ActivityPolicy
 from supervision.checkins import CheckinPolicy
 from supervision.duties import DutyPolicy
@@ -17,6 +20,25 @@ from supervision.retention import RetentionSettings
 from supervision.sweep import SweepSettings
 from supervision.tasks import SpotCheckPolicy
 from supervision.tracking import LocationPolicy
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins a username (LOGIN_FAILURE_LIMIT), and how many logins an address (LOGIN_RATE_LIMIT),
+    may make in a sliding window."""
+
+    username: tuple[LoginLimit, ...]
+    address: tuple[LoginLimit, ...]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoginLimits:
+        """Parse the two rates ("5 per 5 minutes", "20/minute; 100/hour")."""
+        def parsed(key: str, default: str) -> tuple[LoginLimit, ...]:
+            return tuple(LoginLimit(item.amount, timedelta(seconds=item.get_expiry()))
+                         for item in parse_many(str(config.get(key) or default)))
+
+        return cls(username=parsed("LOGIN_FAILURE_LIMIT", "5 per 5 minutes"),
+                   address=parsed("LOGIN_RATE_LIMIT", "20 per minute"))
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,7 @@ class Policies:
     reminders: ReminderPolicy
     retention: RetentionSettings
     sweep: SweepSettings
+    login: LoginLimits
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policies:
@@ -42,7 +65,7 @@ class Policies:
         return cls(checkin=_checkin_policy(config), leave=leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
                    location=sweep.location, activities=ActivityPolicy.from_config(config),
                    reminders=ReminderPolicy.from_config(config), retention=RetentionSettings.from_config(config),
-                   sweep=replace(sweep, leave_policy=leave))
+                   sweep=replace(sweep, leave_policy=leave), login=LoginLimits.from_config(config))
 
 
 def _checkin_policy(config: Mapping[str, Any]) -> CheckinPolicy:
