@@ -4,7 +4,7 @@ worker and the CLI (server.composition), so no request parses a setting again.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -43,8 +43,7 @@ class LoginLimits:
 
 @dataclass(frozen=True)
 class Policies:
-    """The domain policies of one configuration; the sweep's settings share the same duty, spot-check, location and
-    leave policies."""
+    """The domain policies of one configuration; the sweep's settings hold the same policy values, not copies."""
 
     checkin: CheckinPolicy
     leave: LeavePolicy
@@ -60,12 +59,10 @@ class Policies:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policies:
         """Build (and so check) every policy from CHECKIN_* settings; JSON settings are parsed here, once."""
-        leave = LeavePolicy.from_config(config)
         sweep = SweepSettings.from_config(config)
-        return cls(checkin=_checkin_policy(config), leave=leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
-                   location=sweep.location, activities=ActivityPolicy.from_config(config),
-                   reminders=ReminderPolicy.from_config(config), retention=RetentionSettings.from_config(config),
-                   sweep=replace(sweep, leave_policy=leave), login=LoginLimits.from_config(config))
+        return cls(checkin=_checkin_policy(config), leave=sweep.leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
+                   location=sweep.location, activities=sweep.activities, reminders=sweep.reminders,
+                   retention=RetentionSettings.from_config(config), sweep=sweep, login=LoginLimits.from_config(config))
 
 
 def _checkin_policy(config: Mapping[str, Any]) -> CheckinPolicy:

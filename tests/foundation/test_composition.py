@@ -62,7 +62,7 @@ def test_requests_use_the_policies_built_once_at_start_up(app, client, auth, per
         second = policies()
     assert first is second is app.extensions["checkin.services"].policies
     assert first.leave.for_office("O1").min_notice_days == 1
-    assert first.sweep.leave_policy is first.leave and first.sweep.duties is first.duty
+    assert first.sweep.leave is first.leave and first.sweep.duties is first.duty
 
 
 @pytest.mark.parametrize(("setting", "value", "words"), [
