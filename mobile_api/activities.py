@@ -7,10 +7,10 @@ from typing import Any
 
 from marshmallow import fields
 
-from mobile_api.checkins import CheckinResultSchema, PhotoSchema
+from mobile_api.checkins import CheckinResultSchema, PhotoSchema, checkin_context, submission
 from mobile_api.leave import LeaveReturnFormSchema
 from storage.models import Person
-from supervision import accounts, activities
+from supervision import activities
 from web.activity_schemas import (
     AttendanceSchema,
     ProgressArgsSchema,
@@ -21,7 +21,7 @@ from web.activity_schemas import (
 )
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, db_session, face_engine, now, policies
+from web.db import commit, db_session, now, policies
 from web.idempotency import idempotent
 from web.schemas import StrictSchema
 
@@ -65,15 +65,8 @@ def list_own_activities() -> dict[str, Any]:
 
 
 def _attend(activity_id: int, phase: str, form: dict[str, Any], files: dict[str, Any]) -> Any:
-    session = db_session()
-    actor = current_actor()
-    person = _person()
-    outcome = activities.attendance_checkin(
-        session=session, blobs=blobs(), engine=face_engine(), person=person, actor=actor, activity_id=activity_id,
-        phase=phase, photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=policies().checkin,
-        policy=policies().activities,
-        device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id))
+    outcome = activities.attendance_checkin(checkin_context(), submission(form, files), activity_id=activity_id,
+                                             phase=phase, policy=policies().activities, actor=current_actor())
     commit()
     if outcome.checkin.error is not None:
         outcome.checkin.error.extra["checkin_id"] = outcome.checkin.checkin.id

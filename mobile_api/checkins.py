@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import fields, pre_dump, validate
 
-from mobile_api.liveness import checkin_liveness
 from storage.enums import CheckinKind, CheckinStatus, Reason
 from storage.models import Person
-from supervision import accounts, checkins
+from supervision import checkins
+from supervision.checkin_pipeline import CheckinContext, Submission, submit_checkin
+from supervision.checkins import Fix
+from supervision.liveness import LivenessClip, LivenessPolicy
 from verification.errors import ImageErrorCode, QualityErrorCode
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS, VIDEO_PROBLEMS
@@ -28,6 +31,7 @@ from web.schemas import (
     page,
     page_schema,
 )
+from web.uploads import payload
 
 blp = Blueprint("checkins", __name__, url_prefix="/api/v1/checkins", description="Selfie check-ins")
 
@@ -110,6 +114,26 @@ class CheckinResultSchema(StrictSchema):
         return checkin if isinstance(checkin, _CheckinSummary) else _CheckinSummary(checkin)
 
 
+def checkin_context() -> CheckinContext:
+    """The services and policies a check-in of this request runs with."""
+    return CheckinContext(session=db_session(), blobs=blobs(), engine=face_engine(), policy=policies().checkin,
+                          liveness=LivenessPolicy.from_config(current_app.config["CHECKIN"]), now=now())
+
+
+def submission(form: dict[str, Any], files: dict[str, Any]) -> Submission:
+    """The check-in the signed-in person sent: the validated form, the photo read and hashed once, the clip."""
+    actor = current_actor()
+    person = db_session().get(Person, actor.id)
+    assert person is not None
+    video = files.get("video")
+    clip = LivenessClip(challenge_id=form.get("challenge_id"),
+                        video=payload(video).data if video is not None else None,
+                        frames=tuple(payload(part).data for part in files.get("frames") or ()),
+                        mirrored=bool(form.get("mirrored")))
+    return Submission(person=person, device_id=actor.device_id, photo=payload(files["photo"]),
+                      fix=Fix(latitude=form["latitude"], longitude=form["longitude"], accuracy_m=form["accuracy_m"]),
+                      captured_at=form["captured_at"], task_id=form.get("task_id"), liveness=clip)
+
 
 @blp.post("")
 @auth_required("person")
@@ -121,17 +145,7 @@ class CheckinResultSchema(StrictSchema):
               "task_closed")
 def create_checkin(form: dict[str, Any], files: dict[str, Any]) -> Any:
     """Check in with a selfie and the phone's location; an unusable photo is 422 and recorded as an attempt."""
-    session = db_session()
-    actor = current_actor()
-    person = session.get(Person, actor.id)
-    assert person is not None
-    liveness = checkin_liveness(person=person, form=form, files=files)
-    outcome = checkins.record_checkin(
-        session=session, blobs=blobs(), engine=face_engine(), person=person, actor=actor,
-        photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), policy=policies().checkin,
-        device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id),
-        task_id=form["task_id"], liveness=liveness)
+    outcome = submit_checkin(checkin_context(), submission(form, files))
     commit()
     if outcome.error is not None:
         outcome.error.extra["checkin_id"] = outcome.checkin.id

@@ -9,15 +9,15 @@ from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from mobile_api.checkins import CheckinResultSchema, PhotoSchema
+from mobile_api.checkins import CheckinResultSchema, PhotoSchema, checkin_context, submission
 from storage.enums import ApprovalLevel, LeaveStatus
 from storage.models import Person
-from supervision import accounts, leave
+from supervision import leave
 from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, committed_on, db_session, face_engine, now, policies
+from web.db import blobs, commit, committed_on, db_session, now, policies
 from web.files import private_file
 from web.idempotency import idempotent
 from web.schemas import (
@@ -135,8 +135,8 @@ def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     person = _person()
     attachment = files["attachment"].read() if files.get("attachment") is not None else None
     row = leave.create_leave(session=db_session(), blobs=blobs(), actor=current_actor(), person=person,
-                             now=now(), policy=policies().leave.for_office(person.office.code), attachment=attachment,
-                             **body)
+                             application=leave.LeaveApplication(**body, attachment=attachment), now=now(),
+                             policy=policies().leave.for_office(person.office.code))
     commit()
     return row
 
@@ -193,14 +193,7 @@ def cancel_leave(leave_id: int) -> Any:
 @blp.problems(*IMAGE_PROBLEMS, "invalid_transition", "forbidden")
 def report_return(form: dict[str, Any], files: dict[str, Any], leave_id: int) -> Any:
     """Report back (销假) with a selfie from inside your home area; an unusable photo is 422 and leave stays open."""
-    session = db_session()
-    actor = current_actor()
-    person = _person()
-    outcome = leave.report_return(
-        session=session, blobs=blobs(), engine=face_engine(), actor=actor, person=person, leave_id=leave_id,
-        photo=files["photo"].read(), latitude=form["latitude"], longitude=form["longitude"],
-        accuracy_m=form["accuracy_m"], captured_at=form["captured_at"], now=now(), checkin_policy=policies().checkin,
-        device_bound=accounts.is_bound_device(session=session, person_id=person.id, device_id=actor.device_id))
+    outcome = leave.report_return(checkin_context(), submission(form, files), actor=current_actor(), leave_id=leave_id)
     commit()
     if outcome.checkin.error is not None:
         outcome.checkin.error.extra.update(checkin_id=outcome.checkin.checkin.id, leave_status=outcome.leave.status)

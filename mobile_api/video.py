@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from storage.models import Person
 from supervision import video_inspections
-from supervision.liveness import UnusableVideo
+from supervision.errors import UnusableVideo
 from verification.video import VideoLimits
 from web.api import Blueprint
 from web.apidoc import VIDEO_PROBLEMS
@@ -19,6 +19,7 @@ from web.db import after_commit, app_config, blobs, commit, db_session, now
 from web.idempotency import idempotent
 from web.jobs import jobs
 from web.schemas import StrictSchema, enum_field
+from web.uploads import payload
 
 blp = Blueprint("video_inspections", __name__, url_prefix="/api/v1/video-inspections",
                 description="Remote video inspections")
@@ -59,7 +60,7 @@ def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
     limits = VideoLimits(max_bytes=app_config("VIDEO_MAX_BYTES"), max_seconds=app_config("VIDEO_MAX_SECONDS"),
                          max_pixels=app_config("VIDEO_MAX_PIXELS"))
     task = video_inspections.submit_clip(session=session, blobs=blobs(), person=person, task_id=task_id,
-                                         data=files["video"].read(), limits=limits, now=now())
+                                         data=payload(files["video"]), limits=limits, now=now())
     commit()
     # Only after the commit: a worker must find the clip and the task in the processing state.
     clip_task_id = task.id

@@ -39,7 +39,8 @@ class ActivityCreateSchema(StrictSchema):
     person_ids = fields.List(Id(), load_default=None, validate=validate.Length(max=10_000))
     levels = fields.List(fields.String(validate=validate.OneOf([lv.value for lv in SupervisionLevel])),
                          load_default=None, validate=validate.Length(max=3))
-    office = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+    # Loaded as office_code, the name ActivityValues gives it.
+    office = fields.String(load_default=None, attribute="office_code", validate=validate.Length(min=1, max=32))
 
 
 class ActivitySchema(StrictSchema):
@@ -116,11 +117,8 @@ def _activity_out(activity: Any, *, with_attendance: bool = False) -> dict[str, 
 @blp.response(201, ActivitySchema)
 def create_activity(body: dict[str, Any]) -> dict[str, Any]:
     """Schedule a session at a venue and invite persons (by id) and/or every active person of some levels."""
-    activity = activities.create_activity(session=db_session(), actor=current_actor(), kind=body["kind"],
-                                          title=body["title"], venue=body["venue"], start_at=body["start_at"],
-                                          end_at=body["end_at"], now=now(), capacity=body["capacity"],
-                                          person_ids=body["person_ids"], levels=body["levels"],
-                                          office_code=body["office"])
+    activity = activities.create_activity(session=db_session(), actor=current_actor(),
+                                          values=activities.ActivityValues(**body), now=now())
     commit()
     return _activity_out(activity)
 

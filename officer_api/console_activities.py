@@ -87,10 +87,8 @@ def create_activity() -> Response | tuple[str, int]:
     if body is None:
         return _render_list(values, errors, 422)
     try:
-        activity = activities.create_activity(session=session, actor=actor, kind=body["kind"], title=body["title"],
-                                              venue=body["venue"], start_at=body["start_at"], end_at=body["end_at"],
-                                              now=now(), capacity=body["capacity"], person_ids=body["person_ids"],
-                                              levels=body["levels"], office_code=body["office"])
+        activity = activities.create_activity(session=session, actor=actor, values=activities.ActivityValues(**body),
+                                              now=now())
     except AppError as error:
         return _render_list(values, console_forms.refusal(error, "activity"), 422)
     commit()

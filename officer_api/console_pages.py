@@ -82,7 +82,7 @@ def create_person() -> Response | tuple[str, int]:
     if body is None:
         return _render_create(values, errors, 422)
     try:
-        person = persons.create_person(session=session, actor=actor, now=now(), **body)
+        person = persons.create_person(session=session, actor=actor, values=persons.PersonValues(**body), now=now())
     except Conflict as error:
         session.rollback()
         if error.code != "person_code_taken":

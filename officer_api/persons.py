@@ -27,6 +27,7 @@ from web.schemas import (
     page,
     page_schema,
 )
+from web.uploads import payload
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
@@ -141,7 +142,8 @@ def _with_count(person: Any) -> Any:
 @blp.problems("person_code_taken")
 def create_person(body: dict[str, Any]) -> Any:
     """Register a supervised person in an office in your scope."""
-    person = persons.create_person(session=db_session(), actor=current_actor(), now=now(), **body)
+    person = persons.create_person(session=db_session(), actor=current_actor(),
+                                   values=persons.PersonValues(**body), now=now())
     commit()
     return _with_count(person)
 
@@ -198,7 +200,7 @@ def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> A
     lock_person(session, person.id)
     reference, _analysis = faces.enrol_reference(
         session=session, blobs=blobs(), engine=face_engine(), actor=current_actor(), person=person,
-        photo=files["photo"].read(), force=form["force"], note=form["note"], now=now(),
+        photo=payload(files["photo"]), force=form["force"], note=form["note"], now=now(),
         max_references=app_config("MAX_REFERENCES"))
     commit()
     return reference

@@ -9,7 +9,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,7 +68,37 @@ def storage_error(exc: OSError, action: str) -> BlobStoreUnavailable:
 
 
 @dataclass(frozen=True)
+class Payload:
+    """Uploaded bytes with their sha256 and sniffed content type, computed once when the upload arrives.
+
+    Idempotency, the replay guard and the blob store all read the hash from here instead of hashing again.
+    """
+
+    data: bytes = field(repr=False)
+    sha256: str
+    # From the magic bytes ("application/octet-stream" when they name no known type); None: not sniffed.
+    content_type: str | None = None
+
+    @classmethod
+    def of(cls, data: bytes, content_type: str | None = None) -> Payload:
+        """Hash data once."""
+        return cls(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=content_type)
+
+    @property
+    def size(self) -> int:
+        """Length in bytes."""
+        return len(self.data)
+
+
+def as_payload(data: bytes | Payload) -> Payload:
+    """A Payload as it is, or bytes hashed into one."""
+    return data if isinstance(data, Payload) else Payload.of(data)
+
+
+@dataclass(frozen=True)
 class StoredBlob:
+    """Where a blob was stored and what it holds: key, content type, size and sha256 of the plain bytes."""
+
     key: str
     content_type: str
     size: int
@@ -84,7 +114,7 @@ class BlobEntry:
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob: ...
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob: ...
     def get(self, key: str) -> bytes: ...
     def delete(self, key: str) -> None: ...
     def exists(self, key: str) -> bool: ...
@@ -172,7 +202,7 @@ class DerivedKeys:
         # keys, so this request (rolling back late) must not delete them.
         self.still_owned = still_owned
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Store data under the request's next derived key (or under key when one is given)."""
         if key is None:
             self.written += 1
@@ -198,8 +228,8 @@ class DerivedKeys:
         return getattr(self.store, name)
 
 
-def _stored(key: str, data: bytes, content_type: str) -> StoredBlob:
-    return StoredBlob(key=key, content_type=content_type, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+def _stored(key: str, payload: Payload, content_type: str) -> StoredBlob:
+    return StoredBlob(key=key, content_type=content_type, size=payload.size, sha256=payload.sha256)
 
 
 
@@ -217,13 +247,14 @@ class FilesystemBlobStore:
             raise BlobNotFound(key)
         return self.root / key[:2] / key[2:4] / key
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Encrypt and store data under key (default a new random one; an existing blob under it is replaced);
         a full or unwritable store raises BlobStoreUnavailable."""
         key = _new_key(key)
+        payload = as_payload(data)
         # The key is authenticated too, so a file moved to another name fails to decrypt.
-        self._write(key, self.keyring.seal(data, associated=key.encode()))
-        return _stored(key, data, content_type)
+        self._write(key, self.keyring.seal(payload.data, associated=key.encode()))
+        return _stored(key, payload, content_type)
 
     def _write(self, key: str, sealed: bytes) -> None:
         path = self._path(key)
@@ -365,12 +396,13 @@ class S3BlobStore:
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, "store a blob") from exc
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Seal data, then store it as one object under key (default a new random one; an existing object is
         replaced); failures raise BlobStoreUnavailable."""
         key = _new_key(key)
-        self._write(key, self.keyring.seal(data, associated=key.encode()))
-        return _stored(key, data, content_type)
+        payload = as_payload(data)
+        self._write(key, self.keyring.seal(payload.data, associated=key.encode()))
+        return _stored(key, payload, content_type)
 
     def _read(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -15,7 +15,6 @@ from sqlalchemy import String, and_, case, cast, exists, func, literal, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
 from storage.enums import (
     ActivityKind,
     ActivityStatus,
@@ -35,10 +34,12 @@ from storage.models import Activity, ActivityInvitation, Alert, Attendance, Mess
 from supervision import messages
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
-from supervision.checkins import CheckinOutcome, CheckinPolicy, record_checkin
+from supervision.checkin_judge import CheckinPolicy
+from supervision.checkin_pipeline import CheckinContext, CheckinOutcome, Purpose, Submission, submit_checkin
+from supervision.checkins import Fix, LocationCheck, LocationRule, place_reasons
 from supervision.duties import DutyPolicy, check_timezone
 from supervision.errors import Conflict, NotFound, ValidationFailed
-from supervision.geo import Area, locate
+from supervision.geo import Area, haversine_m, locate
 from supervision.locks import lock_person
 from supervision.scope import can_see_office, get_person, office_condition
 
@@ -156,41 +157,47 @@ def month_bounds(month: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
 # ------------------------------------------------------------------------------------------------ scheduling
 
 
-def create_activity(*, session: Session, actor: Actor, kind: str, title: str, venue: Mapping[str, Any],
-                    start_at: datetime, end_at: datetime, now: datetime, capacity: int | None = None,
-                    person_ids: Sequence[int] | None = None, levels: Sequence[str] | None = None,
-                    office_code: str | None = None) -> Activity:
+@dataclass(frozen=True)
+class ActivityValues:
+    """A session to schedule: its venue {name, lat, lon, radius_m}, its period, and whom it invites (named persons
+    and/or every active person of some levels) in which office (by code; default: the actor's)."""
+
+    kind: str
+    title: str
+    venue: Mapping[str, Any]
+    start_at: datetime
+    end_at: datetime
+    capacity: int | None = None
+    person_ids: Sequence[int] | None = None
+    levels: Sequence[str] | None = None
+    office_code: str | None = None
+
+
+def create_activity(*, session: Session, actor: Actor, values: ActivityValues, now: datetime) -> Activity:
     """Schedule a session at a venue and invite named persons and/or every active person of some levels."""
     errors: dict[str, list[str]] = {}
-    if end_at <= start_at:
+    if values.end_at <= values.start_at:
         errors["end_at"] = ["The session must end after it starts."]
-    elif end_at - start_at > MAX_SESSION:
+    elif values.end_at - values.start_at > MAX_SESSION:
         errors["end_at"] = ["A session lasts at most 12 hours."]
-    if not person_ids and not levels:
+    if not values.person_ids and not values.levels:
         errors["person_ids"] = ["Invite persons or levels."]
     if errors:
         raise ValidationFailed(errors)
     office_id = actor.office_id
-    if office_code:
-        office = session.scalar(select(Office).where(Office.code == office_code))
+    if values.office_code:
+        office = session.scalar(select(Office).where(Office.code == values.office_code))
         if office is None or not can_see_office(session, actor, office.id):
             raise NotFound("No such office.")
         office_id = office.id
     assert office_id is not None
-    invited: dict[int, Person] = {}
-    for person_id in person_ids or ():
-        person = get_person(session, actor, person_id)
-        invited[person.id] = person
-    if levels:
-        for person in session.scalars(select(Person).where(Person.office_id == office_id,
-                                                           Person.status == PersonStatus.ACTIVE,
-                                                           Person.supervision_level.in_(list(levels)))):
-            invited[person.id] = person
+    invited = _invitees(session, actor, office_id, values)
+    capacity, levels, venue = values.capacity, list(values.levels or []), values.venue
     if capacity is not None and len(invited) > capacity:
         raise ValidationFailed({"capacity": [f"{len(invited)} persons invited for {capacity} places."]})
-    activity = Activity(office_id=office_id, kind=kind, title=title, venue_name=venue["name"],
+    activity = Activity(office_id=office_id, kind=values.kind, title=values.title, venue_name=venue["name"],
                         venue_lat=venue["lat"], venue_lon=venue["lon"], venue_radius_m=venue["radius_m"],
-                        start_at=start_at, end_at=end_at, capacity=capacity, levels=list(levels or []),
+                        start_at=values.start_at, end_at=values.end_at, capacity=capacity, levels=levels,
                         status=ActivityStatus.SCHEDULED, created_by_id=actor.id, created_at=now)
     session.add(activity)
     session.flush()
@@ -199,8 +206,22 @@ def create_activity(*, session: Session, actor: Actor, kind: str, title: str, ve
     session.flush()
     record_event(session=session, actor=actor, action=ACTIVITY_CREATED, at=now, office_id=office_id,
                  target_type="activity", target_id=activity.id,
-                 details={"kind": kind, "invited": sorted(invited), "levels": list(levels or [])})
+                 details={"kind": values.kind, "invited": sorted(invited), "levels": list(levels)})
     return activity
+
+
+def _invitees(session: Session, actor: Actor, office_id: int, values: ActivityValues) -> dict[int, Person]:
+    """The named persons (each within the actor's scope) and every active person of the levels, by id."""
+    invited: dict[int, Person] = {}
+    for person_id in values.person_ids or ():
+        person = get_person(session, actor, person_id)
+        invited[person.id] = person
+    if values.levels:
+        for person in session.scalars(select(Person).where(Person.office_id == office_id,
+                                                           Person.status == PersonStatus.ACTIVE,
+                                                           Person.supervision_level.in_(list(values.levels)))):
+            invited[person.id] = person
+    return invited
 
 
 def list_activities(*, session: Session, actor: Actor, since: datetime | None = None, kind: str | None = None,
@@ -267,22 +288,21 @@ class AttendanceOutcome:
     checkin: CheckinOutcome
 
 
-def venue_location(activity: Activity, *, latitude: float, longitude: float, accuracy_m: float,
-                   policy: CheckinPolicy) -> tuple[dict[str, Any], list[str]]:
-    """Where the check-in was relative to the venue (the session's location rule) and the reasons it gives."""
-    venue = Area("venue", activity.venue_lat, activity.venue_lon, activity.venue_radius_m, activity.id)
-    area, _ = locate(latitude, longitude, min(accuracy_m, policy.max_accuracy_m), [venue])
-    from supervision.geo import haversine_m
+def at_venue(activity: Activity, opens: datetime, closes: datetime) -> LocationRule:
+    """A session's location rule: inside the venue, and captured while check-in (or check-out) is open."""
 
-    distance = haversine_m(latitude, longitude, activity.venue_lat, activity.venue_lon)
-    location = {"inside_area": area is not None, "area": "venue", "activity_id": activity.id,
-                "venue_distance_m": round(distance, 1), "accuracy_m": accuracy_m}
-    reasons: list[str] = []
-    if area is None:
-        reasons.append(Reason.OUTSIDE_AREA)
-    elif accuracy_m > policy.max_accuracy_m:
-        reasons.append(Reason.LOCATION_INACCURATE)
-    return location, reasons
+    def rule(_session: Session, _person: Person, fix: Fix, at: datetime, policy: CheckinPolicy) -> LocationCheck:
+        venue = Area("venue", activity.venue_lat, activity.venue_lon, activity.venue_radius_m, activity.id)
+        area, _ = locate(fix.latitude, fix.longitude, min(fix.accuracy_m, policy.max_accuracy_m), [venue])
+        distance = haversine_m(fix.latitude, fix.longitude, activity.venue_lat, activity.venue_lon)
+        location = {"inside_area": area is not None, "area": "venue", "activity_id": activity.id,
+                    "venue_distance_m": round(distance, 1), "accuracy_m": fix.accuracy_m}
+        reasons = place_reasons(area is not None, fix, policy)
+        if not opens <= at <= closes:
+            reasons = (*reasons, Reason.OUTSIDE_SESSION_TIME)
+        return LocationCheck(location, reasons)
+
+    return rule
 
 
 def _session_hours(activity: Activity, checked_in_at: datetime, checked_out_at: datetime) -> float:
@@ -291,39 +311,37 @@ def _session_hours(activity: Activity, checked_in_at: datetime, checked_out_at: 
     return round(max((end - start).total_seconds(), 0.0) / 3600.0, 2)
 
 
-def attendance_checkin(*, session: Session, blobs: BlobStore, engine: Any, person: Person, actor: Actor,
-                       activity_id: int, phase: str, photo: bytes, latitude: float, longitude: float,
-                       accuracy_m: float, captured_at: datetime, now: datetime, checkin_policy: CheckinPolicy,
-                       policy: ActivityPolicy, device_bound: bool) -> AttendanceOutcome:
+def _attendance_window(activity: Activity, attendance: Attendance | None, phase: str,
+                       policy: ActivityPolicy) -> tuple[datetime, datetime]:
+    # When this phase may be done, after refusing a phase that is done already or out of turn.
+    if phase == "in":
+        if attendance is not None and attendance.check_in_checkin_id is not None:
+            raise Conflict("You already checked in to this session.", code="already_checked_in")
+        if attendance is not None:
+            raise Conflict("An officer already recorded this attendance.", code="attendance_recorded")
+        return activity.start_at - policy.early, activity.end_at
+    if attendance is None or attendance.check_in_checkin_id is None:
+        raise Conflict("Check in to this session first.", code="not_checked_in")
+    if attendance.check_out_checkin_id is not None:
+        raise Conflict("You already checked out of this session.", code="already_checked_out")
+    if attendance.status not in (AttendanceStatus.CHECKED_IN, AttendanceStatus.NEEDS_REVIEW):
+        raise Conflict("This attendance was already decided.", code="attendance_decided")
+    return activity.start_at, activity.end_at + policy.late
+
+
+def attendance_checkin(ctx: CheckinContext, submission: Submission, *, activity_id: int, phase: str,
+                       policy: ActivityPolicy, actor: Actor) -> AttendanceOutcome:
     """Check in (phase "in") or out ("out") of a session with the selfie check-in, judged against the venue."""
+    session, person = ctx.session, submission.person
     activity = get_activity(session=session, actor=actor, activity_id=activity_id)
     if activity.status != ActivityStatus.SCHEDULED:
         raise Conflict("This session was cancelled.", code="activity_cancelled")
     lock_person(session, person.id)
     attendance = session.scalar(select(Attendance).where(Attendance.activity_id == activity.id,
                                                          Attendance.person_id == person.id))
-    if phase == "in":
-        if attendance is not None and attendance.check_in_checkin_id is not None:
-            raise Conflict("You already checked in to this session.", code="already_checked_in")
-        if attendance is not None:
-            raise Conflict("An officer already recorded this attendance.", code="attendance_recorded")
-        opens, closes = activity.start_at - policy.early, activity.end_at
-    else:
-        if attendance is None or attendance.check_in_checkin_id is None:
-            raise Conflict("Check in to this session first.", code="not_checked_in")
-        if attendance.check_out_checkin_id is not None:
-            raise Conflict("You already checked out of this session.", code="already_checked_out")
-        if attendance.status not in (AttendanceStatus.CHECKED_IN, AttendanceStatus.NEEDS_REVIEW):
-            raise Conflict("This attendance was already decided.", code="attendance_decided")
-        opens, closes = activity.start_at, activity.end_at + policy.late
-    location, reasons = venue_location(activity, latitude=latitude, longitude=longitude, accuracy_m=accuracy_m,
-                                       policy=checkin_policy)
-    if not opens <= captured_at <= closes:
-        reasons.append(Reason.OUTSIDE_SESSION_TIME)
-    outcome = record_checkin(session=session, blobs=blobs, engine=engine, person=person, actor=actor, photo=photo,
-                             latitude=latitude, longitude=longitude, accuracy_m=accuracy_m, captured_at=captured_at,
-                             now=now, policy=checkin_policy, device_bound=device_bound, kind=CheckinKind.ACTIVITY,
-                             location_override=(location, reasons))
+    opens, closes = _attendance_window(activity, attendance, phase, policy)
+    outcome = submit_checkin(ctx, submission, Purpose(kind=CheckinKind.ACTIVITY,
+                                                      location_rule=at_venue(activity, opens, closes)))
     checkin = outcome.checkin
     if outcome.error is not None:
         return AttendanceOutcome(attendance, outcome)  # an unusable photo: the attempt is kept, nothing else
@@ -333,7 +351,7 @@ def attendance_checkin(*, session: Session, blobs: BlobStore, engine: Any, perso
     if phase == "in":
         attendance = Attendance(activity_id=activity.id, person_id=person.id, office_id=person.office_id,
                                 source=AttendanceSource.PHONE, check_in_checkin_id=checkin.id,
-                                checked_in_at=captured_at, reasons=problems, details={}, created_at=now,
+                                checked_in_at=submission.captured_at, reasons=problems, details={}, created_at=ctx.now,
                                 status=(AttendanceStatus.CHECKED_IN if checkin.status == CheckinStatus.VERIFIED
                                         else AttendanceStatus.NEEDS_REVIEW))
         try:
@@ -344,8 +362,8 @@ def attendance_checkin(*, session: Session, blobs: BlobStore, engine: Any, perso
         return AttendanceOutcome(attendance, outcome)
     assert attendance is not None and attendance.checked_in_at is not None
     attendance.check_out_checkin_id = checkin.id
-    attendance.checked_out_at = captured_at
-    attendance.hours = _session_hours(activity, attendance.checked_in_at, captured_at)
+    attendance.checked_out_at = submission.captured_at
+    attendance.hours = _session_hours(activity, attendance.checked_in_at, submission.captured_at)
     attendance.reasons = [*attendance.reasons, *problems]
     attendance.status = AttendanceStatus.NEEDS_REVIEW if attendance.reasons else AttendanceStatus.VERIFIED
     session.flush()

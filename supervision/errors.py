@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from verification.errors import ImageError, QualityError
+
+if TYPE_CHECKING:
+    from verification.video import VideoError
 
 
 class AppError(Exception):
@@ -79,3 +84,27 @@ class UnusableImage(AppError):
     def __init__(self, code: str, detail: str, *, status: int = 422, quality: dict[str, Any] | None = None) -> None:
         extra = {"quality": quality} if quality else {}
         super().__init__(detail, code=code, status=status, extra=extra)
+
+    @classmethod
+    def refusing(cls, error: ImageError | QualityError) -> UnusableImage:
+        """The client-facing error for an image the engine refused."""
+        if isinstance(error, ImageError):
+            return cls(error.code, error.detail, status=REFUSAL_STATUS.get(error.code, 422))
+        return cls(error.code, error.detail, quality=error.quality)
+
+
+class UnusableVideo(AppError):
+    """The uploaded clip cannot be decoded or is outside the limits."""
+
+    status = 422
+    title = "Unusable video"
+
+    @classmethod
+    def refusing(cls, error: VideoError) -> UnusableVideo:
+        """The client-facing error for a clip the decoder refused."""
+        return cls(error.detail, code=error.code, status=REFUSAL_STATUS.get(error.code, 422))
+
+
+# The answer's status for a decoder refusal, by its code: bytes of no accepted type, or too many of them. Every
+# other refusal (damaged, too long, a face that fails a gate) is 422.
+REFUSAL_STATUS = {"unsupported_media_type": 415, "image_too_large": 413, "video_too_large": 413}

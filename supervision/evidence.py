@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobIntegrityError, BlobNotFound, BlobStore, StoredBlob
+from storage.blobs import BlobIntegrityError, BlobNotFound, BlobStore, Payload, StoredBlob
 from storage.enums import AlertType
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
@@ -93,7 +93,7 @@ class EvidenceReader:
         return read_evidence(session=self._session, blobs=self._blobs, actor=self._actor, key=key,
                              subject=self._subject, now=self._now)
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> StoredBlob:
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
         """Store through the wrapped store."""
         return self._blobs.put(data, content_type=content_type, key=key)
 

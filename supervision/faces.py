@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobError, BlobStore
+from storage.blobs import BlobError, BlobStore, Payload, as_payload
 from storage.crypto import Keyring, session_keyring, template_associated
 from storage.db import on_rollback
 from storage.models import Person, ReferenceFace, ReferenceTemplate
@@ -20,15 +20,6 @@ from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFail
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from verification.engine import FaceAnalysis, FaceEngine
 from verification.errors import ImageError, QualityError
-
-IMAGE_ERROR_STATUS = {"unsupported_media_type": 415, "image_too_large": 413, "invalid_image": 422}
-
-
-def unusable(error: ImageError | QualityError) -> UnusableImage:
-    """The client-facing error for an upload the engine refused."""
-    if isinstance(error, ImageError):
-        return UnusableImage(error.code, error.detail, status=IMAGE_ERROR_STATUS.get(error.code, 422))
-    return UnusableImage(error.code, error.detail, quality=error.quality)
 
 
 def encoding_to_bytes(encoding: np.ndarray) -> bytes:
@@ -164,9 +155,13 @@ def load_reference_set(*, session: Session, blobs: BlobStore | None, engine: Fac
 
 
 def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, actor: Actor, person: Person,
-                    photo: bytes, force: bool, note: str | None, now: datetime,
+                    photo: bytes | Payload, force: bool, note: str | None, now: datetime,
                     max_references: int) -> tuple[ReferenceFace, FaceAnalysis]:
-    """Enrol one reference photo; refuse poor photos and, unless forced with a note, faces unlike the others."""
+    """Enrol one reference photo; refuse poor photos and, unless forced with a note, faces unlike the others.
+
+    The photo's hash and sniffed type come from its Payload (bytes are hashed into one), so nothing hashes it twice.
+    """
+    photo = as_payload(photo)
     if force and not (note and note.strip()):
         raise ValidationFailed({"note": ["A note is required to force an enrolment."]})
     existing = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=person.id, now=now)
@@ -174,9 +169,9 @@ def enrol_reference(*, session: Session, blobs: BlobStore, engine: FaceEngine, a
         raise Conflict(f"A person can have at most {max_references} reference photos; delete one first.",
                        code="too_many_references")
     try:
-        analysis = engine.analyze(photo, purpose="enrol")
+        analysis = engine.analyze(photo.data, purpose="enrol", content_type=photo.content_type)
     except (ImageError, QualityError) as exc:
-        raise unusable(exc) from exc
+        raise UnusableImage.refusing(exc) from exc
 
     consistency = None
     if existing.references:

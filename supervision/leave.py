@@ -20,12 +20,12 @@ from supervision import messages
 from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
-from supervision.checkins import CheckinOutcome, CheckinPolicy, check_location, record_checkin
+from supervision.checkin_pipeline import CheckinContext, CheckinOutcome, Purpose, Submission, submit_checkin
+from supervision.checkins import at_home
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.scope import office_condition
 from verification.decode import sniff_content_type
-from verification.engine import FaceEngine
 
 # Until AuditAction gains a constant for it, attachment reads are logged under this action name.
 ATTACHMENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/heic"})
@@ -264,53 +264,71 @@ def _check_yearly_total(*, session: Session, person: Person, start_at: datetime,
 # ------------------------------------------------------------------------------------------------ person side
 
 
-def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, start_at: datetime,
-                 end_at: datetime, destination: str, reason: str, now: datetime, policy: LeavePolicy,
-                 dest_lat: float | None = None, dest_lon: float | None = None, dest_radius_m: float | None = None,
-                 emergency: bool = False, attachment: bytes | None = None) -> LeaveRequest:
+@dataclass(frozen=True)
+class LeaveApplication:
+    """What a person asks for: the period, where and why, an optional destination circle and attachment image."""
+
+    start_at: datetime
+    end_at: datetime
+    destination: str
+    reason: str
+    dest_lat: float | None = None
+    dest_lon: float | None = None
+    dest_radius_m: float | None = None
+    emergency: bool = False
+    attachment: bytes | None = field(default=None, repr=False)
+
+
+def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, application: LeaveApplication,
+                 now: datetime, policy: LeavePolicy) -> LeaveRequest:
     """Check a person's leave request against the rules and record it as pending."""
     if actor.role != Role.PERSON or actor.id != person.id:
         raise Forbidden("Only the person can request leave for themselves.")
-    if not destination.strip():
+    if not application.destination.strip():
         raise ValidationFailed({"destination": ["Give the destination."]})
-    if not reason.strip():
+    if not application.reason.strip():
         raise ValidationFailed({"reason": ["Give the reason for the leave."]})
+    dest_lat, dest_lon, dest_radius_m = application.dest_lat, application.dest_lon, application.dest_radius_m
     if (dest_lat is None) != (dest_lon is None) or (dest_radius_m is not None and dest_lat is None):
         raise ValidationFailed({"dest_lat": ["Give dest_lat and dest_lon together, and dest_radius_m only with them."]})
     # One request at a time per person, so two concurrent requests cannot both pass the overlap and yearly checks.
     session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
-    level = check_rules(session=session, person=person, start_at=start_at, end_at=end_at, emergency=emergency,
-                        now=now, policy=policy)
+    level = check_rules(session=session, person=person, start_at=application.start_at, end_at=application.end_at,
+                        emergency=application.emergency, now=now, policy=policy)
     leave = LeaveRequest(
         person_id=person.id,
         office_id=person.office_id,
-        start_at=start_at,
-        end_at=end_at,
-        destination=destination.strip(),
+        start_at=application.start_at,
+        end_at=application.end_at,
+        destination=application.destination.strip(),
         dest_lat=dest_lat,
         dest_lon=dest_lon,
         dest_radius_m=dest_radius_m,
-        reason=reason.strip(),
-        emergency=emergency,
+        reason=application.reason.strip(),
+        emergency=application.emergency,
         status=LeaveStatus.PENDING,
         approval_level=level,
         created_at=now,
         version=1,
     )
-    if attachment is not None:
-        content_type = sniff_content_type(attachment)
-        if content_type not in ATTACHMENT_TYPES:
-            raise UnusableImage("unsupported_media_type", "The attachment must be a JPEG, PNG, WEBP or HEIC image.",
-                                status=415)
-        stored = blobs.put(attachment, content_type=content_type)
-        on_rollback(session, lambda: blobs.delete(stored.key))
-        leave.attachment_blob_key = stored.key
-        leave.attachment_content_type = stored.content_type
-        leave.attachment_size = stored.size
-        leave.attachment_sha256 = stored.sha256
+    if application.attachment is not None:
+        _attach(session, blobs, leave, application.attachment)
     session.add(leave)
     session.flush()
     return leave
+
+
+def _attach(session: Session, blobs: BlobStore, leave: LeaveRequest, attachment: bytes) -> None:
+    content_type = sniff_content_type(attachment)
+    if content_type not in ATTACHMENT_TYPES:
+        raise UnusableImage("unsupported_media_type", "The attachment must be a JPEG, PNG, WEBP or HEIC image.",
+                            status=415)
+    stored = blobs.put(attachment, content_type=content_type)
+    on_rollback(session, lambda: blobs.delete(stored.key))
+    leave.attachment_blob_key = stored.key
+    leave.attachment_content_type = stored.content_type
+    leave.attachment_size = stored.size
+    leave.attachment_sha256 = stored.sha256
 
 
 def list_person_leave(*, session: Session, person_id: int, status: str | None = None, after_id: int | None = None,
@@ -355,11 +373,9 @@ def _start_if_due(session: Session, leave: LeaveRequest, now: datetime) -> None:
         transition(session=session, leave=leave, to=LeaveStatus.ACTIVE)
 
 
-def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, actor: Actor, person: Person,
-                  leave_id: int, photo: bytes, latitude: float, longitude: float, accuracy_m: float,
-                  captured_at: datetime, now: datetime, checkin_policy: CheckinPolicy,
-                  device_bound: bool) -> ReturnOutcome:
+def report_return(ctx: CheckinContext, submission: Submission, *, actor: Actor, leave_id: int) -> ReturnOutcome:
     """Report back from leave (销假) with a selfie check-in that must show the person back inside the home area."""
+    session, person, now = ctx.session, submission.person, ctx.now
     if actor.role != Role.PERSON or actor.id != person.id:
         raise Forbidden("Only the person can report their own return.")
     leave = get_leave(session=session, actor=actor, leave_id=leave_id)
@@ -369,12 +385,8 @@ def report_return(*, session: Session, blobs: BlobStore, engine: FaceEngine, act
                   else None)
         raise _invalid(leave.status, LeaveStatus.RETURNED, detail)
     # The return is judged against home only: being at the leave destination is no return.
-    location = check_location(session=session, person=person, latitude=latitude, longitude=longitude,
-                              accuracy_m=accuracy_m, at=captured_at, policy=checkin_policy, include_leave=False)
-    outcome = record_checkin(session=session, blobs=blobs, engine=engine, person=person, actor=actor, photo=photo,
-                             latitude=latitude, longitude=longitude, accuracy_m=accuracy_m, captured_at=captured_at,
-                             now=now, policy=checkin_policy, device_bound=device_bound, kind=CheckinKind.LEAVE_RETURN,
-                             leave_request_id=leave.id, location_override=location)
+    outcome = submit_checkin(ctx, submission, Purpose(kind=CheckinKind.LEAVE_RETURN, location_rule=at_home,
+                                                      leave_request_id=leave.id))
     checkin = outcome.checkin
     returned = checkin.status in RETURN_ACCEPTED and Reason.OUTSIDE_AREA not in checkin.reasons
     if returned:

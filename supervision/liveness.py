@@ -3,19 +3,21 @@ judged against the challenge and the person's reference faces."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
+from storage.enums import CheckinKind
 from storage.models import LivenessChallenge, Person
-from supervision.errors import AppError, Conflict, NotFound, RuleViolation, ValidationFailed
-from supervision.faces import load_reference_set, unusable
+from supervision.errors import Conflict, NotFound, RuleViolation, UnusableImage, UnusableVideo, ValidationFailed
+from supervision.faces import ReferenceSet
 from verification import liveness, video
 from verification.decode import decode_image
 from verification.engine import FaceEngine
@@ -26,20 +28,6 @@ MIN_ACTIONS = 2
 MAX_ACTIONS = 3
 # When a check-in must carry a liveness clip: never, when it answers a spot check, or always.
 LIVENESS_MODES = ("off", "spot_checks", "always")
-VIDEO_ERROR_STATUS = {"unsupported_media_type": 415, "video_too_large": 413, "video_too_long": 422,
-                      "invalid_video": 422}
-
-
-class UnusableVideo(AppError):
-    """The uploaded clip cannot be decoded or is outside the limits."""
-
-    status = 422
-    title = "Unusable video"
-
-
-def unusable_video(error: video.VideoError) -> UnusableVideo:
-    """The client-facing error for a clip the decoder refused."""
-    return UnusableVideo(error.detail, code=error.code, status=VIDEO_ERROR_STATUS.get(error.code, 422))
 
 
 def liveness_required(*, mode: str, by_level: Mapping[str, str], level: str, answering_task: bool) -> bool:
@@ -99,39 +87,100 @@ def _decode_frames(engine: FaceEngine, frames: Sequence[bytes]) -> list[Any]:
             decoded = decode_image(data, max_pixels=engine.settings.max_pixels,
                                    min_long_side=engine.settings.detect_long_side, caps=engine.settings.pixel_caps)
         except ImageError as exc:
-            raise unusable(exc) from exc
+            raise UnusableImage.refusing(exc) from exc
         images.append(decoded.rgb)
     return images
 
 
-def evaluate_liveness(*, session: Session, engine: FaceEngine, person: Person, challenge: LivenessChallenge,
-                      video_data: bytes | None, frames: Sequence[bytes], mirrored: bool,
-                      limits: video.VideoLimits, max_frames: int, now: datetime, blobs: BlobStore | None = None,
-                      thresholds: liveness.LivenessThresholds | None = None) -> dict[str, Any]:
-    """Judge a clip (or still frames about 0.1 s apart) recorded for the challenge; the result to store."""
-    if video_data is None and not frames:
+@dataclass(frozen=True)
+class LivenessPolicy:
+    """When a check-in must carry a liveness clip, and the limits of the clip; built once from configuration."""
+
+    mode: str = "off"  # one of LIVENESS_MODES
+    by_level: Mapping[str, str] = field(default_factory=dict)  # supervision level -> mode, over `mode`
+    limits: video.VideoLimits = field(default_factory=video.VideoLimits)
+    max_frames: int = 40
+    challenge_ttl: timedelta = CHALLENGE_TTL
+    thresholds: liveness.LivenessThresholds | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LivenessPolicy:
+        """The policy from resolved CHECKIN_* settings (LIVENESS_BY_LEVEL may still be its JSON text)."""
+        by_level = config.get("LIVENESS_BY_LEVEL") or {}
+        if isinstance(by_level, str):
+            by_level = json.loads(by_level)
+        return cls(mode=config.get("LIVENESS_MODE") or "off", by_level=dict(by_level),
+                   limits=video.VideoLimits(max_bytes=config["LIVENESS_MAX_BYTES"],
+                                            max_seconds=config["LIVENESS_MAX_SECONDS"],
+                                            max_pixels=config["VIDEO_MAX_PIXELS"]),
+                   max_frames=config["LIVENESS_MAX_FRAMES"],
+                   challenge_ttl=timedelta(seconds=config["LIVENESS_CHALLENGE_SECONDS"]))
+
+    @staticmethod
+    def applies_to(kind: str) -> bool:
+        """Whether check-ins of this kind are guarded: scheduled ones and spot-check answers (not a leave return or
+        attendance at a session, where an officer or the venue is the second check)."""
+        return kind in (CheckinKind.SCHEDULED, CheckinKind.SPOT_CHECK)
+
+    def required(self, *, level: str, answering_task: bool) -> bool:
+        """Whether a check-in by a person at this supervision level must carry a liveness challenge."""
+        return liveness_required(mode=self.mode, by_level=self.by_level, level=level, answering_task=answering_task)
+
+
+@dataclass(frozen=True)
+class LivenessClip:
+    """The liveness part of a check-in as it arrived: the challenge it answers and the clip (or still frames)."""
+
+    challenge_id: str | None = None
+    video: bytes | None = None
+    frames: tuple[bytes, ...] = ()
+    mirrored: bool = False  # recorded through a mirrored front-camera preview
+
+
+def checkin_liveness(*, session: Session, engine: FaceEngine, person: Person, clip: LivenessClip,
+                     policy: LivenessPolicy, answering_task: bool, references: Callable[[], ReferenceSet],
+                     now: datetime) -> dict[str, Any] | None:
+    """Apply the liveness policy to a check-in: consume its challenge and judge its clip, or refuse.
+
+    None when the check-in carries no challenge and the policy does not ask for one.
+    """
+    if clip.challenge_id is None:
+        if policy.required(level=person.supervision_level, answering_task=answering_task):
+            raise RuleViolation("This check-in needs a liveness challenge: ask for one and record the actions.",
+                                code="liveness_required")
+        return None
+    challenge = consume_challenge(session=session, person=person, challenge_id=clip.challenge_id, now=now)
+    return evaluate_liveness(engine=engine, challenge=challenge, clip=clip, policy=policy, references=references)
+
+
+def evaluate_liveness(*, engine: FaceEngine, challenge: LivenessChallenge, clip: LivenessClip, policy: LivenessPolicy,
+                      references: Callable[[], ReferenceSet]) -> dict[str, Any]:
+    """Judge a clip (or still frames about 0.1 s apart) recorded for the challenge; the result to store.
+
+    `references` gives the person's reference set, loaded once per check-in and shared with the face match.
+    """
+    if clip.video is None and not clip.frames:
         raise ValidationFailed({"video": ["A video (or frames) recorded while doing the actions is required."]})
-    if video_data is not None and frames:
+    if clip.video is not None and clip.frames:
         raise ValidationFailed({"frames": ["Send either a video or frames, not both."]})
-    if len(frames) > max_frames:
-        raise ValidationFailed({"frames": [f"Send at most {max_frames} frames."]})
+    if len(clip.frames) > policy.max_frames:
+        raise ValidationFailed({"frames": [f"Send at most {policy.max_frames} frames."]})
     try:
-        if video_data is not None:
-            measures = video.liveness_measures(video_data, engine=engine, limits=limits)
+        if clip.video is not None:
+            measures = video.liveness_measures(clip.video, engine=engine, limits=policy.limits)
         else:
-            measures = video.liveness_measures_from_images(_decode_frames(engine, frames), engine=engine)
+            measures = video.liveness_measures_from_images(_decode_frames(engine, clip.frames), engine=engine)
     except video.VideoError as exc:
-        raise unusable_video(exc) from exc
-    refs = load_reference_set(session=session, blobs=blobs, engine=engine, person_id=person.id, now=now)
-    references = refs.of(engine.primary_key)  # frames carry the deciding template (SFace by default)
-    result = liveness.check_actions(measures, challenge.actions, references=references, mirrored=mirrored,
-                                    thresholds=thresholds, verify_threshold=engine.settings.verify_threshold,
+        raise UnusableVideo.refusing(exc) from exc
+    templates = references().of(engine.primary_key)  # frames carry the deciding template (SFace by default)
+    result = liveness.check_actions(measures, challenge.actions, references=templates, mirrored=clip.mirrored,
+                                    thresholds=policy.thresholds, verify_threshold=engine.settings.verify_threshold,
                                     reject_threshold=engine.settings.reject_threshold)
     return {
         "challenge_id": challenge.id,
         "actions": list(challenge.actions),
-        "source": "video" if video_data is not None else "frames",
-        "mirrored": mirrored,
+        "source": "video" if clip.video is not None else "frames",
+        "mirrored": clip.mirrored,
         **result.as_dict(),
         "engine_version": engine.version,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -17,19 +19,36 @@ from supervision.passwords import hash_password, validate_password
 from supervision.scope import can_see_office, office_condition
 
 
-def create_person(*, session: Session, actor: Actor, code: str, name: str, gender: str, birth_date: date,
-                  sentence_type: str, supervision_level: str, start_date: date, end_date: date, office_code: str,
-                  password: str, home: dict[str, float] | None, now: datetime,
-                  employment_status: str = "unknown", home_address: str | None = None) -> Person:
+@dataclass(frozen=True)
+class PersonValues:
+    """A new person's record as registered at intake; home is a circle {lat, lon, radius_m} or None."""
+
+    code: str
+    name: str
+    gender: str
+    birth_date: date
+    sentence_type: str
+    supervision_level: str
+    start_date: date
+    end_date: date
+    office_code: str
+    password: str = field(repr=False)
+    home: Mapping[str, float] | None = None
+    home_address: str | None = None
+    employment_status: str = "unknown"
+
+
+def create_person(*, session: Session, actor: Actor, values: PersonValues, now: datetime) -> Person:
     """Register a supervised person in an office the actor may manage."""
-    office = session.scalar(select(Office).where(Office.code == office_code))
+    office = session.scalar(select(Office).where(Office.code == values.office_code))
     if office is None or not can_see_office(session, actor, office.id):
         raise ValidationFailed({"office_code": ["No such office in your scope."]})
-    if end_date < start_date:
+    if values.end_date < values.start_date:
         raise ValidationFailed({"end_date": ["The end date is before the start date."]})
-    if birth_date >= start_date:
+    if values.birth_date >= values.start_date:
         raise ValidationFailed({"birth_date": ["The birth date must be before the start date."]})
-    validate_password(password, role="person")
+    validate_password(values.password, role="person")
+    code = values.code
     # Codes are unique across the database (they are login names), but only a clash inside the actor's scope may
     # be confirmed: a code used in another county gets the same answer as any unusable code.
     holder = session.execute(select(Person.office_id).where(Person.code == code)).first() or session.execute(
@@ -38,23 +57,24 @@ def create_person(*, session: Session, actor: Actor, code: str, name: str, gende
         if holder.office_id is not None and can_see_office(session, actor, holder.office_id):
             raise Conflict(f"The code {code} is already registered.", code="person_code_taken")
         raise ValidationFailed({"code": ["This code cannot be used."]})
+    home = values.home
     person = Person(
         code=code,
-        name=name,
-        gender=gender,
-        birth_date=birth_date,
-        sentence_type=sentence_type,
-        supervision_level=supervision_level,
-        start_date=start_date,
-        end_date=end_date,
+        name=values.name,
+        gender=values.gender,
+        birth_date=values.birth_date,
+        sentence_type=values.sentence_type,
+        supervision_level=values.supervision_level,
+        start_date=values.start_date,
+        end_date=values.end_date,
         office_id=office.id,
         home_lat=home["lat"] if home else None,
         home_lon=home["lon"] if home else None,
         home_radius_m=home["radius_m"] if home else None,
-        home_address=(home_address or "").strip() or None,
+        home_address=(values.home_address or "").strip() or None,
         status=PersonStatus.ACTIVE,
-        employment_status=employment_status,
-        password_hash=hash_password(password),
+        employment_status=values.employment_status,
+        password_hash=hash_password(values.password),
         created_at=now,
         updated_at=now,
     )
@@ -62,7 +82,7 @@ def create_person(*, session: Session, actor: Actor, code: str, name: str, gende
     session.flush()
     record_event(session=session, actor=actor, action=AuditAction.PERSON_CREATED, at=now, person_id=person.id,
                  office_id=office.id, target_type="person", target_id=person.id,
-                 details={"code": code, "supervision_level": supervision_level})
+                 details={"code": code, "supervision_level": values.supervision_level})
     return person
 
 
@@ -90,17 +110,17 @@ def update_person(*, session: Session, actor: Actor, person: Person, changes: di
     if not changes:
         return person
     before: dict[str, Any] = {}
-    for field, value in changes.items():
-        if field == "home":
+    for key, value in changes.items():
+        if key == "home":
             before["home"] = {"lat": person.home_lat, "lon": person.home_lon, "radius_m": person.home_radius_m}
             person.home_lat, person.home_lon, person.home_radius_m = (
                 (value["lat"], value["lon"], value["radius_m"]) if value else (None, None, None)
             )
             continue
-        if not hasattr(Person, field):
-            raise NotFound(f"No field {field}.")
-        before[field] = getattr(person, field)
-        setattr(person, field, value)
+        if not hasattr(Person, key):
+            raise NotFound(f"No field {key}.")
+        before[key] = getattr(person, key)
+        setattr(person, key, value)
     person.updated_at = now
     action = AuditAction.LEVEL_CHANGED if set(changes) == {"supervision_level"} else AuditAction.PERSON_UPDATED
     record_event(session=session, actor=actor, action=action, at=now, person_id=person.id,

@@ -12,9 +12,10 @@ from limits import parse_many
 
 from supervision.accounts import LoginLimit
 from supervision.activities import ActivityPolicy
-from supervision.checkins import CheckinPolicy
+from supervision.checkin_judge import CheckinPolicy
 from supervision.duties import DutyPolicy
 from supervision.leave import LeavePolicy
+from supervision.liveness import LivenessPolicy
 from supervision.messages import ReminderPolicy
 from supervision.retention import RetentionSettings
 from supervision.sweep import SweepSettings
@@ -55,6 +56,7 @@ class Policies:
     retention: RetentionSettings
     sweep: SweepSettings
     login: LoginLimits
+    liveness: LivenessPolicy
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policies:
@@ -62,7 +64,8 @@ class Policies:
         sweep = SweepSettings.from_config(config)
         return cls(checkin=_checkin_policy(config), leave=sweep.leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
                    location=sweep.location, activities=sweep.activities, reminders=sweep.reminders,
-                   retention=RetentionSettings.from_config(config), sweep=sweep, login=LoginLimits.from_config(config))
+                   retention=RetentionSettings.from_config(config), sweep=sweep, login=LoginLimits.from_config(config),
+                   liveness=LivenessPolicy.from_config(config))
 
 
 def _checkin_policy(config: Mapping[str, Any]) -> CheckinPolicy:

@@ -406,76 +406,100 @@ def report_xlsx(report: DistrictReport, labeler: Callable[[ReportRow], tuple[str
     column headers, then one block per section (a section title row and its items in words). Percentages are
     numbers formatted as %, ratios without data read NO_DATA."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
     text = text or SheetText()
-    labeler = labeler or _default_labels
     workbook = Workbook()
     sheet = workbook.active
     # Excel forbids []:*?/\ in sheet names and allows 31 characters.
     sheet.title = "".join(c for c in text.title if c not in "[]:*?/\\")[:31] or "Report"
-    bold = Font(bold=True)
-    section_fill = PatternFill("solid", start_color="DDE6F0")
-    header_fill = PatternFill("solid", start_color="F2F2F2")
-    rule = Border(bottom=Side(style="thin", color="999999"))
+    header_row = _write_sheet_heading(sheet, text)
+    widths = _write_sheet_sections(sheet, report, labeler or _default_labels, header_row,
+                                   [_display_width(text.item_header), _display_width(text.value_header)])
+    _lay_out_sheet(sheet, widths, header_row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
 
-    def text_cell(row: int, column: int, value: str) -> Any:
-        cell = sheet.cell(row=row, column=column, value=value)
-        # openpyxl turns any text beginning with "=" into a formula; names come from users (an office
-        # called "=HYPERLINK(...)"), so every text cell is stored as a string, shown as typed.
-        cell.data_type = "s"
-        return cell
 
-    title = text_cell(1, 1, text.title)
+def _text_cell(sheet: Any, row: int, column: int, value: str) -> Any:
+    cell = sheet.cell(row=row, column=column, value=value)
+    # openpyxl turns any text beginning with "=" into a formula; names come from users (an office
+    # called "=HYPERLINK(...)"), so every text cell is stored as a string, shown as typed.
+    cell.data_type = "s"
+    return cell
+
+
+def _write_sheet_heading(sheet: Any, text: SheetText) -> int:
+    """The title, the subtitle and note rows, a blank row and the column headers; returns the header row."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    title = _text_cell(sheet, 1, 1, text.title)
     title.font = Font(bold=True, size=14)
     sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=2)
     line = 2
     for extra in (text.subtitle, text.note):
         if extra:
-            text_cell(line, 1, extra).alignment = Alignment(wrap_text=False)
+            _text_cell(sheet, line, 1, extra).alignment = Alignment(wrap_text=False)
             sheet.merge_cells(start_row=line, start_column=1, end_row=line, end_column=2)
             line += 1
     line += 1
+    header_fill = PatternFill("solid", start_color="F2F2F2")
+    rule = Border(bottom=Side(style="thin", color="999999"))
     for column, heading in ((1, text.item_header), (2, text.value_header)):
-        cell = text_cell(line, column, heading)
-        cell.font, cell.fill, cell.border = bold, header_fill, rule
-    header_row = line
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
-    widths = [_display_width(text.item_header), _display_width(text.value_header)]
+        cell = _text_cell(sheet, line, column, heading)
+        cell.font, cell.fill, cell.border = Font(bold=True), header_fill, rule
+    sheet.freeze_panes = sheet.cell(row=line + 1, column=1)
+    return line
 
+
+def _write_sheet_sections(sheet: Any, report: DistrictReport, labeler: Callable[[ReportRow], tuple[str, str]],
+                          header_row: int, widths: list[int]) -> list[int]:
+    """One block per section below the header row: its title row, then its items; returns the widths needed."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    bold = Font(bold=True)
+    section_fill = PatternFill("solid", start_color="DDE6F0")
+    line = header_row
     current = None
     for row in report.rows():
         section_label, item_label = labeler(row)
         if row.section != current:
             line += 2 if current is not None else 1  # a blank row between sections
             current = row.section
-            cell = text_cell(line, 1, section_label)
+            cell = _text_cell(sheet, line, 1, section_label)
             cell.font, cell.fill = bold, section_fill
             sheet.cell(row=line, column=2).fill = section_fill
             widths[0] = max(widths[0], _display_width(section_label))
         line += 1
-        label = text_cell(line, 1, item_label)
+        label = _text_cell(sheet, line, 1, item_label)
         label.alignment = Alignment(indent=1)
         widths[0] = max(widths[0], _display_width(item_label) + 2)
-        value = sheet.cell(row=line, column=2)
-        if row.value is None:
-            value.value = NO_DATA
-            value.data_type = "s"
-            value.alignment = Alignment(horizontal="right")
-        elif row.item.endswith("_pct"):
-            value.value = round(float(row.value) / 100.0, 6)
-            value.number_format = "0.0%"
-        else:
-            value.value = _plain_number(row.value)
-            value.number_format = "#,##0" if isinstance(value.value, int) else "#,##0.0#"
+        _write_value(sheet.cell(row=line, column=2), row)
+    return widths
+
+
+def _write_value(value: Any, row: ReportRow) -> None:
+    from openpyxl.styles import Alignment
+
+    if row.value is None:
+        value.value = NO_DATA
+        value.data_type = "s"
+        value.alignment = Alignment(horizontal="right")
+    elif row.item.endswith("_pct"):
+        value.value = round(float(row.value) / 100.0, 6)
+        value.number_format = "0.0%"
+    else:
+        value.value = _plain_number(row.value)
+        value.number_format = "#,##0" if isinstance(value.value, int) else "#,##0.0#"
+
+
+def _lay_out_sheet(sheet: Any, widths: list[int], header_row: int) -> None:
+    """Column widths from the text, one page wide when printed, the header row repeated on every page."""
     sheet.column_dimensions["A"].width = min(max(widths[0] + 2, 24), 70)
     sheet.column_dimensions["B"].width = max(widths[1] + 4, 14)
     sheet.page_setup.fitToWidth = 1
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = f"{header_row}:{header_row}"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 # Spreadsheet programs run a CSV cell beginning with one of these as a formula (CSV injection).

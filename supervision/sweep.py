@@ -302,15 +302,7 @@ def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy
     the missed (person, window) pairs over a table of the closed windows, one of the recent absence alerts, one
     UPDATE (executemany) of the alerts that grew and one INSERT of the new ones. Returns the alerts opened.
     """
-    groups: dict[ResolvedDuties, list[int]] = defaultdict(list)
-    for office_id, code, zone in session.execute(select(Office.id, Office.code, Office.timezone)):
-        groups[policy.for_office(code, zone)].append(office_id)
-    entries: list[tuple[DutyWindow, list[int] | None]] = []
-    for duties, office_ids in groups.items():
-        # With one rule set for every office (the usual case) no office filter is needed.
-        offices = office_ids if len(groups) > 1 else None
-        for level in SupervisionLevel:
-            entries += [(window, offices) for window in duties.closed_windows(level, now - lookback, now)]
+    entries = _closed_windows(session, now, policy, lookback)
     if not entries:
         return 0
     horizon = now - lookback - ABSENCE_HORIZON
@@ -322,9 +314,33 @@ def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy
     if not missed:
         return 0
     known = _known_absences(session, horizon, set(missed))
+    new = _fold_missed(missed, known, offices_of)
+    _save_grown(session, [a for absences in known.values() for a in absences if a.changed and a.alert_id is not None])
+    return _insert_absences(session, new, now)
+
+
+def _closed_windows(session: Session, now: datetime, policy: DutyPolicy,
+                    lookback: timedelta) -> list[tuple[DutyWindow, list[int] | None]]:
+    """The duty windows that closed in the lookback, each with the offices it applies to (None: every office)."""
+    groups: dict[ResolvedDuties, list[int]] = defaultdict(list)
+    for office_id, code, zone in session.execute(select(Office.id, Office.code, Office.timezone)):
+        groups[policy.for_office(code, zone)].append(office_id)
+    entries: list[tuple[DutyWindow, list[int] | None]] = []
+    for duties, office_ids in groups.items():
+        # With one rule set for every office (the usual case) no office filter is needed.
+        offices = office_ids if len(groups) > 1 else None
+        for level in SupervisionLevel:
+            entries += [(window, offices) for window in duties.closed_windows(level, now - lookback, now)]
+    return entries
+
+
+def _fold_missed(missed: Mapping[int, list[tuple[DutyWindow, datetime | None]]],
+                 known: dict[int, list[_Absence]], offices_of: Mapping[int, int]) -> list[_Absence]:
+    """Each missed window, oldest first, either grows the person's open absence (no report since its last missed
+    window) or opens a new one; returns the new ones (known gains them too)."""
     new: list[_Absence] = []
     for pid, windows in missed.items():
-        absences = known[pid]
+        absences = known.setdefault(pid, [])
         keys = {absence.dedupe_key for absence in absences}
         for window, contact in sorted(windows, key=lambda item: item[0].start):
             if any(absence.covers(window) for absence in absences):
@@ -342,13 +358,21 @@ def sweep_missed_checkins(*, session: Session, now: datetime, policy: DutyPolicy
                                _absence_evidence(window), key)
             absences.append(absence)
             new.append(absence)
-    grown = [a for absences in known.values() for a in absences if a.changed and a.alert_id is not None]
+    return new
+
+
+def _save_grown(session: Session, grown: list[_Absence]) -> None:
+    """One UPDATE (executemany) of the open alerts whose absence grew."""
     if grown:
         table = _alert_table()
         session.execute(
             update(table).where(table.c.id == bindparam("alert_id"), table.c.status == AlertStatus.OPEN)
             .values(occurred_at=bindparam("occurred"), evidence=bindparam("details")),
             [{"alert_id": a.alert_id, "occurred": a.end, "details": a.evidence} for a in grown])
+
+
+def _insert_absences(session: Session, new: list[_Absence], now: datetime) -> int:
+    """The new absences' alerts, in chunks; returns how many were inserted."""
     created = 0
     for chunk in range(0, len(new), INSERT_CHUNK):
         rows = [{"person_id": a.person_id, "office_id": a.office_id, "type": AlertType.MISSED_CHECKIN.value,

@@ -542,20 +542,57 @@ def _may_breach(data: Any, persons: Mapping[int, Person], zones: Mapping[int, li
 
 def zone_pass(*, session: Session, now: datetime, policy: LocationPolicy, lookback: timedelta) -> dict[str, int]:
     """The sweep's zone pass: evaluate every tracked person's fixes received since their watermark, in bulk."""
-    since = now - lookback
-    pending = session.execute(
-        select(LocationFix.person_id, func.min(LocationFix.fixed_at), func.max(LocationFix.fixed_at))
-        .join(LocationTracking, LocationTracking.person_id == LocationFix.person_id)
-        .where(_active_tracking_condition(now), LocationFix.fixed_at > since, LocationFix.received_at <= now,
-               or_(LocationTracking.evaluated_at.is_(None), LocationFix.received_at > LocationTracking.evaluated_at))
-        .group_by(LocationFix.person_id)).all()
+    pending = _pending_fixes(session, now, now - lookback)
     counts = {"location_persons_evaluated": len(pending), "location_alerts": 0}
     if not pending:
         return counts
     ranges = {pid: (first - policy.context, last + policy.context) for pid, first, last in pending}
     start = min(r[0] for r in ranges.values())
     end = max(r[1] for r in ranges.values())
-    ids = sorted(ranges)
+    # Phase one: plain numbers for every fix, judged in bulk; phase two: full rows only for the persons that may
+    # have breached something, judged exactly by supervision.geofence.
+    data = _load_pass_data(session, sorted(ranges), start, end)
+    suspects = _may_breach(data.numbers, data.persons, data.zones, data.leaves, data.checkins, policy)
+    counts["location_persons_checked_in_full"] = len(suspects)
+    chosen = sorted(suspects)
+    rows = _full_fixes(session, chosen, start, end)
+    found: list[tuple[Person | tuple[int, int], Detection]] = []
+    for pid in chosen:
+        person = data.persons[pid]
+        low, high = ranges[pid]
+        own = [f for f in rows[pid] if low <= f.at <= high]
+        found += [(person, d) for d in detect(person, own, data.zones[pid], data.leaves[pid], data.checkins[pid],
+                                              policy)]
+    counts["location_alerts"] = len(raise_detections(session, found, now))
+    session.execute(update(LocationTracking).where(_active_tracking_condition(now))
+                    .values(evaluated_at=now).execution_options(synchronize_session=False))
+    return counts
+
+
+def _pending_fixes(session: Session, now: datetime, since: datetime) -> Sequence[Any]:
+    """(person id, first, last fix time) of each actively tracked person with fixes received after their watermark."""
+    return session.execute(
+        select(LocationFix.person_id, func.min(LocationFix.fixed_at), func.max(LocationFix.fixed_at))
+        .join(LocationTracking, LocationTracking.person_id == LocationFix.person_id)
+        .where(_active_tracking_condition(now), LocationFix.fixed_at > since, LocationFix.received_at <= now,
+               or_(LocationTracking.evaluated_at.is_(None), LocationFix.received_at > LocationTracking.evaluated_at))
+        .group_by(LocationFix.person_id)).all()
+
+
+@dataclass
+class _PassData:
+    """What phase one of the zone pass judges, by person id (defaultdicts: a person with none reads as empty), and
+    every fix as numbers (one row a fix)."""
+
+    persons: dict[int, Person]
+    zones: dict[int, list[LocationZone]]
+    leaves: dict[int, list[LeaveRequest]]
+    checkins: dict[int, list[CheckinPoint]]
+    numbers: Any  # numpy array: person id, epoch seconds, lat, lon, accuracy, mock; by person and time
+
+
+def _load_pass_data(session: Session, ids: list[int], start: datetime, end: datetime) -> _PassData:
+    """The persons, their zones, leave and check-ins, and their fixes as plain numbers, a chunk of ids at a time."""
     persons: dict[int, Person] = {}
     zones: dict[int, list[LocationZone]] = defaultdict(list)
     leaves: dict[int, list[LeaveRequest]] = defaultdict(list)
@@ -578,29 +615,20 @@ def zone_pass(*, session: Session, now: datetime, policy: LocationPolicy, lookba
                    LocationFix.mock)
             .where(LocationFix.person_id.in_(chunk), LocationFix.fixed_at >= start, LocationFix.fixed_at <= end)
             .order_by(LocationFix.person_id, LocationFix.fixed_at)).all())  # plain tuples: numpy probes Rows slowly
-    # Phase one: plain numbers for every fix, judged in bulk; phase two: full rows only for the persons that may
-    # have breached something, judged exactly by supervision.geofence.
-    data = np.array(numbers, dtype=float).reshape(-1, 6)
-    suspects = _may_breach(data, persons, zones, leaves, checkins, policy)
-    counts["location_persons_checked_in_full"] = len(suspects)
+    return _PassData(persons, zones, leaves, checkins, np.array(numbers, dtype=float).reshape(-1, 6))
+
+
+def _full_fixes(session: Session, person_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Fix]]:
+    """The full fix rows of these persons between start and end, by person, in time order."""
     rows: dict[int, list[Fix]] = defaultdict(list)
-    chosen = sorted(suspects)
-    for first in range(0, len(chosen), CHUNK):
-        for row in session.execute(select(*FIX_COLUMNS).where(LocationFix.person_id.in_(chosen[first:first + CHUNK]),
+    for first in range(0, len(person_ids), CHUNK):
+        chunk = person_ids[first:first + CHUNK]
+        for row in session.execute(select(*FIX_COLUMNS).where(LocationFix.person_id.in_(chunk),
                                                               LocationFix.fixed_at >= start,
                                                               LocationFix.fixed_at <= end)
                                    .order_by(LocationFix.person_id, LocationFix.fixed_at)):
             rows[row[0]].append(_fix(row))
-    found: list[tuple[Person | tuple[int, int], Detection]] = []
-    for pid in chosen:
-        person = persons[pid]
-        low, high = ranges[pid]
-        own = [f for f in rows[pid] if low <= f.at <= high]
-        found += [(person, d) for d in detect(person, own, zones[pid], leaves[pid], checkins[pid], policy)]
-    counts["location_alerts"] = len(raise_detections(session, found, now))
-    session.execute(update(LocationTracking).where(_active_tracking_condition(now))
-                    .values(evaluated_at=now).execution_options(synchronize_session=False))
-    return counts
+    return rows
 
 
 def sweep_location_gaps(*, session: Session, now: datetime, policy: LocationPolicy) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, Payload, as_payload
 from storage.db import on_rollback
 from storage.enums import AlertType, ReviewDecision, TaskKind, TaskStatus
 from storage.models import Person, Task
@@ -21,10 +21,9 @@ from supervision.actors import Actor
 from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.clock import Clock
-from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.errors import Conflict, NotFound, UnusableVideo, ValidationFailed
 from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
 from supervision.faces import load_reference_set
-from supervision.liveness import unusable_video
 from supervision.locks import lock_person
 from supervision.scope import office_condition
 from verification import video
@@ -66,9 +65,12 @@ def create_inspection(*, session: Session, actor: Actor, person: Person, respond
     return task
 
 
-def submit_clip(*, session: Session, blobs: BlobStore, person: Person, task_id: int, data: bytes,
+def submit_clip(*, session: Session, blobs: BlobStore, person: Person, task_id: int, data: bytes | Payload,
                 limits: video.VideoLimits, now: datetime) -> Task:
-    """Store the person's clip (encrypted) for an open inspection and mark it processing; refuses unusable clips."""
+    """Store the person's clip (encrypted) for an open inspection and mark it processing; refuses unusable clips.
+
+    The clip's sha256 is the upload's (the Payload read once at the HTTP edge), not computed again."""
+    clip = as_payload(data)
     task = session.get(Task, task_id, with_for_update=True)
     if task is None or task.person_id != person.id or task.kind != TaskKind.VIDEO_INSPECTION:
         raise NotFound("No such video inspection.")
@@ -76,10 +78,10 @@ def submit_clip(*, session: Session, blobs: BlobStore, person: Person, task_id: 
     if task.status not in (TaskStatus.OPEN, TaskStatus.MISSED):
         raise Conflict("This video inspection is already answered or closed.", code="task_closed")
     try:
-        info = video.probe_video(data, limits)
+        info = video.probe_video(clip.data, limits)
     except video.VideoError as exc:
-        raise unusable_video(exc) from exc
-    stored = blobs.put(data, content_type=info.content_type)
+        raise UnusableVideo.refusing(exc) from exc
+    stored = blobs.put(clip, content_type=info.content_type)
     on_rollback(session, lambda: blobs.delete(stored.key))
     task.clip_blob_key = stored.key
     task.clip_content_type = stored.content_type

@@ -81,21 +81,32 @@ class DecodedImage:
     has_exif: bool = False
 
 
-def decode_image(data: bytes, *, max_pixels: int, min_long_side: int,
-                 caps: Mapping[str, int] | None = None) -> DecodedImage:
+def decode_image(data: bytes, *, max_pixels: int, min_long_side: int, caps: Mapping[str, int] | None = None,
+                 content_type: str | None = None) -> DecodedImage:
     """Decode bytes into upright RGB no longer than needed, refusing images over the pixel caps from the header.
 
     `caps` maps a content type (and "image/jpeg;progressive") to its pixel cap (default DEFAULT_PIXEL_CAPS);
     `max_pixels` caps every format. JPEGs decode at the smallest DCT scale that keeps `min_long_side`; other
-    formats are box-reduced right after decoding to a long side of 2-4x `min_long_side`.
+    formats are box-reduced right after decoding to a long side of 2-4x `min_long_side`. `content_type` is what
+    sniff_content_type found, when the caller has already asked it. An ImageError carries the sniffed type.
     """
-    content_type = sniff_content_type(data)
-    if content_type is None:
+    # A caller that sniffed the bytes already (the upload at the HTTP edge) passes its finding, to sniff once.
+    content_type = content_type if content_type is not None else sniff_content_type(data)
+    if content_type not in _PILLOW_FORMATS:
         raise ImageError(
             ImageErrorCode.UNSUPPORTED_MEDIA_TYPE,
             "The upload is not a JPEG, PNG, WEBP or HEIC image.",
         )
-    caps = DEFAULT_PIXEL_CAPS if caps is None else caps
+    try:
+        return _decode(data, content_type, max_pixels=max_pixels, min_long_side=min_long_side,
+                       caps=DEFAULT_PIXEL_CAPS if caps is None else caps)
+    except ImageError as exc:
+        exc.content_type = content_type
+        raise
+
+
+def _decode(data: bytes, content_type: str, *, max_pixels: int, min_long_side: int,
+            caps: Mapping[str, int]) -> DecodedImage:
     try:
         # open() reads the header only (the size is known, no pixel is decoded until load()).
         image = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]])

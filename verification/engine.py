@@ -171,16 +171,24 @@ class FaceEngine:
         return tuple(self.embedders)
 
     # ----------------------------------------------------------------------------------------- analyze
-    def analyze(self, data: bytes, *, purpose: Purpose) -> FaceAnalysis:
-        """Decode bytes, apply EXIF orientation, gate quality, template; raises ImageError or QualityError."""
+    def analyze(self, data: bytes, *, purpose: Purpose, content_type: str | None = None) -> FaceAnalysis:
+        """Decode bytes, apply EXIF orientation, gate quality, template; raises ImageError or QualityError.
+
+        `content_type` is the sniffed type when the caller knows it (the bytes are then not sniffed again); either
+        error carries the type the bytes turned out to be.
+        """
         if purpose not in ("enrol", "checkin"):
             raise ValueError(f"unknown purpose {purpose!r}")
         started = time.perf_counter()
         s = self.settings
         decoded = decode_image(data, max_pixels=s.max_pixels, min_long_side=s.decode_long_side,
-                                   caps=s.pixel_caps)
+                               caps=s.pixel_caps, content_type=content_type)
         decoded_at = time.perf_counter()
-        analysis = self._analyze_decoded(decoded, purpose=purpose)
+        try:
+            analysis = self._analyze_decoded(decoded, purpose=purpose)
+        except QualityError as exc:
+            exc.content_type = decoded.content_type
+            raise
         analysis.timings_ms["decode"] = round((decoded_at - started) * 1000.0, 2)
         analysis.timings_ms["total"] = round((time.perf_counter() - started) * 1000.0, 2)
         return analysis

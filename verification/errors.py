@@ -29,6 +29,9 @@ class QualityErrorCode(StrEnum):
 class ImageError(Exception):
     """The upload cannot be used as an image."""
 
+    # What the magic bytes said, set by the decoder: None when they name no accepted type.
+    content_type: str | None = None
+
     def __init__(self, code: ImageErrorCode | str, detail: str) -> None:
         super().__init__(detail)
         self.code: str = str(code)
@@ -40,6 +43,9 @@ class ImageError(Exception):
 
 class QualityError(Exception):
     """An image decoded, but the face in it is not usable."""
+
+    # The decoded image's type, set by the engine, so a refused photo can be kept as evidence without sniffing it again.
+    content_type: str | None = None
 
     def __init__(
         self,

@@ -31,6 +31,7 @@ from web.apidoc import mark
 from web.auth import current_actor
 from web.db import commit, database, db_session, defer_commit, end_deferral, now
 from web.problems import handle_app_error, handle_http_exception
+from web.uploads import payload
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -91,9 +92,7 @@ def request_fingerprint() -> str:
                 digest.update(f"form:{name}={value}\n".encode())
         for name in sorted(request.files, key=str):
             for upload in request.files.getlist(name):
-                data = upload.stream.read()
-                upload.stream.seek(0)
-                digest.update(f"file:{name}:{hashlib.sha256(data).hexdigest()}\n".encode())
+                digest.update(f"file:{name}:{payload(upload).sha256}\n".encode())
     else:
         digest.update(request.get_data(cache=True))
     return digest.hexdigest()

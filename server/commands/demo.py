@@ -154,11 +154,11 @@ def _enrol(*, session: Any, engine: Any, blobs: Any, actor: Any, identity: Ident
     name = identity.folder.name
     state = "reused"
     if person is None:
-        person = person_service.create_person(
-            session=session, actor=actor, code=identity.code, name=name.replace("_", " "), gender="male",
-            birth_date=date(1985, 1, 1), sentence_type="probation", supervision_level="ordinary",
-            start_date=now.date(), end_date=date(now.year + 2, 1, 1), office_code=OFFICE, password=password,
-            home=HOME, now=now)
+        values = person_service.PersonValues(
+            code=identity.code, name=name.replace("_", " "), gender="male", birth_date=date(1985, 1, 1),
+            sentence_type="probation", supervision_level="ordinary", start_date=now.date(),
+            end_date=date(now.year + 2, 1, 1), office_code=OFFICE, password=password, home=HOME)
+        person = person_service.create_person(session=session, actor=actor, values=values, now=now)
         state = "created"
     else:
         person.password_hash = hash_password(password)

@@ -21,10 +21,14 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from storage.blobs import Payload
 from storage.models import Alert, AuditEvent, Checkin, LeaveRequest, Person, Sanction, Task
-from supervision import accounts, checkins, faces
-from supervision.checkins import CheckinPolicy
+from supervision import accounts, faces
+from supervision.checkin_judge import CheckinPolicy
+from supervision.checkin_pipeline import CheckinContext, Submission, submit_checkin
+from supervision.checkins import Fix
 from supervision.errors import UnusableImage
+from supervision.liveness import LivenessPolicy
 from tests.console.conftest import PASSWORD
 from tests.console.helpers import AWAY, make_alert, make_checkin, make_leave, make_processed_inspection
 from tests.factories import make_person
@@ -126,10 +130,11 @@ def _enrol_and_check_in(app: Any, db_session: Any, blobs: Any, faces_dir: Path, 
     phone = accounts.actor_for_person(person, device_id="phone-1")
     made = []
     for photo in spare:
-        outcome = checkins.record_checkin(
-            session=db_session, blobs=blobs, engine=engine, person=person, actor=phone, photo=photo.read_bytes(),
-            latitude=AWAY[0], longitude=AWAY[1], accuracy_m=20.0, captured_at=clock.now() - timedelta(minutes=2),
-            now=clock.now(), policy=CheckinPolicy(), device_bound=True)
+        ctx = CheckinContext(session=db_session, blobs=blobs, engine=engine, policy=CheckinPolicy(),
+                             liveness=LivenessPolicy(), now=clock.now())
+        outcome = submit_checkin(ctx, Submission(
+            person=person, device_id=phone.device_id, photo=Payload.of(photo.read_bytes(), "image/jpeg"),
+            fix=Fix(AWAY[0], AWAY[1], 20.0), captured_at=clock.now() - timedelta(minutes=2)))
         db_session.commit()
         if outcome.checkin.status == "needs_review":
             made.append(outcome.checkin)

@@ -108,7 +108,7 @@ class FullStore:
     def __init__(self, inner: Any, error: int = errno.ENOSPC) -> None:
         self.inner, self.error = inner, error
 
-    def put(self, data: bytes, *, content_type: str, key: str | None = None) -> Any:
+    def put(self, data: Any, *, content_type: str, key: str | None = None) -> Any:
         raise OSError(self.error, "No space left on device")
 
     def __getattr__(self, name: str) -> Any:
