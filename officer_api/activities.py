@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from storage.enums import ActivityKind, AttendanceDecision, SupervisionLevel, TalkKind
+from storage.enums import STAFF_ROLES, ActivityKind, AttendanceDecision, SupervisionLevel, TalkKind
 from supervision import activities, talks
 from supervision.scope import get_person
 from web.activity_schemas import (
@@ -25,8 +25,6 @@ from web.schemas import Id, PageArgsSchema, PlausibleDateTime, StrictSchema, dec
 
 blp = Blueprint("officer_activities", __name__, url_prefix="/api/v1/officer",
                 description="Education, community service, talks and counselling")
-
-STAFF = ("officer", "admin")
 
 
 class ActivityCreateSchema(StrictSchema):
@@ -112,7 +110,7 @@ def _activity_out(activity: Any, *, with_attendance: bool = False) -> dict[str, 
 
 
 @blp.post("/activities")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ActivityCreateSchema)
 @blp.response(201, ActivitySchema)
 def create_activity(body: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +122,7 @@ def create_activity(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/activities")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ActivityListArgsSchema, location="query")
 @blp.response(200, page_schema(ActivitySchema, "ActivityPage"))
 def list_activities(args: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +135,7 @@ def list_activities(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/activities/<int:activity_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, ActivityDetailSchema)
 def get_activity(activity_id: int) -> dict[str, Any]:
     """One session with its invitations and attendance."""
@@ -146,7 +144,7 @@ def get_activity(activity_id: int) -> dict[str, Any]:
 
 
 @blp.post("/activities/<int:activity_id>/attendance")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(RecordAttendanceSchema)
 @blp.response(201, AttendanceSchema)
 def record_attendance(body: dict[str, Any], activity_id: int) -> Any:
@@ -159,7 +157,7 @@ def record_attendance(body: dict[str, Any], activity_id: int) -> Any:
 
 
 @blp.post("/activities/<int:activity_id>/attendance/<int:attendance_id>/review")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(AttendanceReviewSchema)
 @blp.response(200, AttendanceSchema)
 def review_attendance(body: dict[str, Any], activity_id: int, attendance_id: int) -> Any:
@@ -172,7 +170,7 @@ def review_attendance(body: dict[str, Any], activity_id: int, attendance_id: int
 
 
 @blp.post("/persons/<int:person_id>/talks")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(TalkCreateSchema)
 @blp.response(201, TalkSchema)
 def create_talk(body: dict[str, Any], person_id: int) -> Any:
@@ -186,7 +184,7 @@ def create_talk(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.get("/persons/<int:person_id>/talks")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, page_schema(TalkSchema, "TalkPage"))
 def list_talks(args: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -199,7 +197,7 @@ def list_talks(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 
 
 @blp.get("/talks/<int:talk_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, TalkDetailSchema)
 def read_talk(talk_id: int) -> Any:
     """One talk with its confidential note; the read is audit-logged."""
@@ -209,7 +207,7 @@ def read_talk(talk_id: int) -> Any:
 
 
 @blp.get("/persons/<int:person_id>/progress")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ProgressArgsSchema, location="query")
 @blp.response(200, ProgressSchema)
 def person_progress(args: dict[str, Any], person_id: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from storage.enums import AlertStatus, AlertType, SanctionKind, SupervisionLevel
+from storage.enums import STAFF_ROLES, AlertStatus, AlertType, SanctionKind, SupervisionLevel
 from supervision import alerts, duties, sanctions
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -16,8 +16,6 @@ from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_fi
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
-
-STAFF = ("officer", "admin")
 
 
 
@@ -95,7 +93,7 @@ class ComplianceSchema(StrictSchema):
 
 
 @blp.get("/alerts")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(AlertListArgsSchema, location="query")
 @blp.response(200, page_schema(AlertSchema, "AlertPage"))
 def list_alerts(args: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +108,7 @@ def list_alerts(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/alerts/<int:alert_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, AlertSchema)
 def get_alert(alert_id: int) -> Any:
     """One alert in your scope."""
@@ -118,7 +116,7 @@ def get_alert(alert_id: int) -> Any:
 
 
 @blp.post("/alerts/<int:alert_id>/resolve")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ResolveSchema)
 @blp.response(200, ResolvedAlertSchema)
 @blp.problems("already_resolved")
@@ -132,7 +130,7 @@ def resolve_alert(body: dict[str, Any], alert_id: int) -> Any:
 
 
 @blp.get("/persons/<int:person_id>/sanctions")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, page_schema(SanctionSchema, "SanctionPage"))
 def list_sanctions(args: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -145,7 +143,7 @@ def list_sanctions(args: dict[str, Any], person_id: int) -> dict[str, Any]:
 
 
 @blp.post("/persons/<int:person_id>/sanctions")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(SanctionCreateSchema)
 @blp.response(201, SanctionSchema)
 @blp.problems("forbidden")
@@ -160,7 +158,7 @@ def record_sanction(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.post("/persons/<int:person_id>/sanctions/<int:sanction_id>/correct")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(CorrectSchema)
 @blp.response(200, SanctionSchema)
 def correct_sanction(body: dict[str, Any], person_id: int, sanction_id: int) -> Any:
@@ -174,7 +172,7 @@ def correct_sanction(body: dict[str, Any], person_id: int, sanction_id: int) -> 
 
 
 @blp.get("/persons/<int:person_id>/compliance")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ComplianceArgsSchema, location="query")
 @blp.response(200, ComplianceSchema)
 def compliance(args: dict[str, Any], person_id: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
+from storage.enums import STAFF_ROLES
 from supervision import audit
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -37,7 +38,7 @@ class AuditEventSchema(StrictSchema):
 
 
 @blp.get("")
-@auth_required("officer", "admin")
+@auth_required(*STAFF_ROLES)
 @blp.arguments(AuditArgsSchema, location="query")
 @blp.response(200, page_schema(AuditEventSchema, "AuditPage"))
 def list_audit(args: dict[str, Any]) -> dict[str, Any]:

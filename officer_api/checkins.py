@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from marshmallow import fields, validate
 
-from storage.enums import CheckinKind, CheckinStatus, Reason, ReviewDecision
+from storage.enums import STAFF_ROLES, CheckinKind, CheckinStatus, Reason, ReviewDecision
 from supervision import checkins
 from supervision.evidence import EvidenceError
 from verification.errors import ImageErrorCode, QualityErrorCode
@@ -32,8 +32,6 @@ from web.schemas import (
 
 blp = Blueprint("officer_checkins", __name__, url_prefix="/api/v1/officer/checkins",
                 description="Review queue and check-in history")
-
-STAFF = ("officer", "admin")
 
 
 class CheckinListArgsSchema(PageArgsSchema):
@@ -142,7 +140,7 @@ class ReviewSchema(StrictSchema):
 
 
 @blp.get("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(CheckinListArgsSchema, location="query")
 @blp.response(200, page_schema(CheckinSchema, "CheckinPage"))
 def list_checkins(args: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +152,7 @@ def list_checkins(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/<int:checkin_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, CheckinDetailSchema)
 def get_checkin(checkin_id: int) -> Any:
     """One check-in with its verification evidence (audit-logged)."""
@@ -164,7 +162,7 @@ def get_checkin(checkin_id: int) -> Any:
 
 
 @blp.get("/<int:checkin_id>/photo")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, content_type="image/jpeg", description="The selfie bytes")
 @blp.problems(*EVIDENCE_PROBLEMS)
 def checkin_photo(checkin_id: int) -> Response:
@@ -177,7 +175,7 @@ def checkin_photo(checkin_id: int) -> Response:
 
 
 @blp.post("/<int:checkin_id>/review")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ReviewSchema)
 @blp.response(200, CheckinDetailSchema)
 @blp.problems("already_reviewed")

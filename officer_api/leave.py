@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response
 from marshmallow import fields, validate
 
-from storage.enums import ApprovalLevel, LeaveStatus
+from storage.enums import STAFF_ROLES, ApprovalLevel, LeaveStatus
 from supervision import leave
 from supervision.evidence import EvidenceError
 from web.api import Blueprint
@@ -20,8 +20,6 @@ from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_fi
 
 blp = Blueprint("officer_leave", __name__, url_prefix="/api/v1/officer/leave-requests",
                 description="Leave requests: queue, decisions and overdue returns")
-
-STAFF = ("officer", "admin")
 
 
 
@@ -72,7 +70,7 @@ class OfficerLeaveSchema(StrictSchema):
 
 
 @blp.get("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(OfficerLeaveListArgsSchema, location="query")
 @blp.response(200, page_schema(OfficerLeaveSchema, "LeavePage"))
 def list_leave(args: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +82,7 @@ def list_leave(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/overdue")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, page_schema(OfficerLeaveSchema, "OverdueLeavePage"))
 def list_overdue(args: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +93,7 @@ def list_overdue(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/<int:leave_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, OfficerLeaveSchema)
 def get_leave(leave_id: int) -> Any:
     """One leave request in your scope."""
@@ -103,7 +101,7 @@ def get_leave(leave_id: int) -> Any:
 
 
 @blp.get("/<int:leave_id>/attachment")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, content_type="image/jpeg", description="The attachment bytes")
 @blp.problems(*EVIDENCE_PROBLEMS)
 def leave_attachment(leave_id: int) -> Response:
@@ -116,7 +114,7 @@ def leave_attachment(leave_id: int) -> Response:
 
 
 @blp.post("/<int:leave_id>/decision")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(LeaveDecisionSchema)
 @blp.response(200, OfficerLeaveSchema)
 @blp.problems("invalid_transition", "leave_in_past", "forbidden")

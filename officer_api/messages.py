@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from storage.enums import DeliveryStatus, MessageKind
+from storage.enums import STAFF_ROLES, DeliveryStatus, MessageKind
 from supervision import messages
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -17,8 +17,6 @@ from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, page, p
 
 blp = Blueprint("officer_messages", __name__, url_prefix="/api/v1/officer/messages",
                 description="Messages to persons")
-
-STAFF = ("officer", "admin")
 
 
 class MessageCreateSchema(StrictSchema):
@@ -57,7 +55,7 @@ class MessageListArgsSchema(PageArgsSchema):
 
 
 @blp.post("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(MessageCreateSchema)
 @blp.response(201, SentSchema)
 def send_message(body: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +68,7 @@ def send_message(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(MessageListArgsSchema, location="query")
 @blp.response(200, page_schema(OfficerMessageSchema, "OfficerMessagePage"))
 def list_messages(args: dict[str, Any]) -> dict[str, Any]:

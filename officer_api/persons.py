@@ -8,7 +8,7 @@ from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 
-from storage.enums import EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
+from storage.enums import STAFF_ROLES, EmploymentStatus, Gender, PersonStatus, SentenceType, SupervisionLevel
 from supervision import faces, persons
 from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
@@ -31,8 +31,6 @@ from web.uploads import payload
 
 blp = Blueprint("officer_persons", __name__, url_prefix="/api/v1/officer/persons",
                 description="Supervised persons and reference photos")
-
-STAFF = ("officer", "admin")
 
 
 def _choice(enum: Any) -> validate.OneOf:
@@ -136,7 +134,7 @@ def _with_count(person: Any) -> Any:
 
 
 @blp.post("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonCreateSchema)
 @blp.response(201, PersonSchema)
 @blp.problems("person_code_taken")
@@ -149,7 +147,7 @@ def create_person(body: dict[str, Any]) -> Any:
 
 
 @blp.get("")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonListArgsSchema, location="query")
 @blp.response(200, page_schema(PersonSchema, "PersonPage"))
 def list_persons(args: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +159,7 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/<int:person_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, PersonSchema)
 def get_person_view(person_id: int) -> Any:
     """One person in your scope (a minor's full name only for officers of their office; audit-logged)."""
@@ -174,7 +172,7 @@ def get_person_view(person_id: int) -> Any:
 
 
 @blp.patch("/<int:person_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(PersonUpdateSchema)
 @blp.response(200, PersonSchema)
 def update_person(body: dict[str, Any], person_id: int) -> Any:
@@ -187,7 +185,7 @@ def update_person(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.post("/<int:person_id>/faces")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(EnrolFormSchema, location="form")
 @blp.arguments(EnrolFileSchema, location="files")
 @blp.response(201, ReferenceSchema)
@@ -207,7 +205,7 @@ def enrol_face(form: dict[str, Any], files: dict[str, Any], person_id: int) -> A
 
 
 @blp.get("/<int:person_id>/faces")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, ReferenceSchema(many=True))
 def list_faces(person_id: int) -> Any:
     """The person's active reference photos."""
@@ -217,7 +215,7 @@ def list_faces(person_id: int) -> Any:
 
 
 @blp.delete("/<int:person_id>/faces/<int:face_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(204)
 def delete_face(person_id: int, face_id: int) -> None:
     """Retire a reference photo from matching."""
@@ -228,7 +226,7 @@ def delete_face(person_id: int, face_id: int) -> None:
 
 
 @blp.get("/<int:person_id>/faces/<int:face_id>/photo")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, content_type="image/jpeg", description="The reference photo bytes")
 @blp.problems(*EVIDENCE_PROBLEMS)
 def face_photo(person_id: int, face_id: int) -> Response:

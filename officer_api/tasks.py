@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from storage.enums import TaskKind, TaskStatus
+from storage.enums import STAFF_ROLES, TaskKind, TaskStatus
 from supervision import tasks
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -16,8 +16,6 @@ from web.db import commit, db_session, now, policies
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_tasks", __name__, url_prefix="/api/v1/officer", description="Spot checks and other tasks")
-
-STAFF = ("officer", "admin")
 
 
 
@@ -45,7 +43,7 @@ class TaskListArgsSchema(PageArgsSchema):
 
 
 @blp.post("/persons/<int:person_id>/spot-checks")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(SpotCheckCreateSchema)
 @blp.response(201, TaskSchema)
 @blp.problems("spot_check_open", "person_not_active")
@@ -63,7 +61,7 @@ def create_spot_check(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.get("/tasks")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(TaskListArgsSchema, location="query")
 @blp.response(200, page_schema(TaskSchema, "TaskPage"))
 def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +75,7 @@ def list_tasks(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/tasks/<int:task_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, TaskSchema)
 def get_task(task_id: int) -> Any:
     """One task in your scope."""

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from officer_api.alerts import AlertSchema
+from storage.enums import STAFF_ROLES
 from supervision import tracking
 from supervision.scope import get_person
 from web.api import Blueprint
@@ -18,7 +19,6 @@ from web.zones import TrackingStateSchema, ZoneSchema
 blp = Blueprint("officer_tracking", __name__, url_prefix="/api/v1/officer/persons",
                 description="Location tracking, zones and trails")
 
-STAFF = ("officer", "admin")
 HH_MM = validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", error="Use HH:MM (00:00 to 23:59).")
 
 
@@ -97,7 +97,7 @@ def _tracking_view(person: Any) -> dict[str, Any]:
 
 
 @blp.get("/<int:person_id>/tracking")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, TrackingSchema)
 def get_tracking(person_id: int) -> dict[str, Any]:
     """Whether location tracking is on for the person, why and until when."""
@@ -105,7 +105,7 @@ def get_tracking(person_id: int) -> dict[str, Any]:
 
 
 @blp.post("/<int:person_id>/tracking")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(TrackingStartSchema)
 @blp.response(200, TrackingSchema)
 def start_tracking(body: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def start_tracking(body: dict[str, Any], person_id: int) -> dict[str, Any]:
 
 
 @blp.delete("/<int:person_id>/tracking")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, TrackingSchema)
 def stop_tracking(person_id: int) -> dict[str, Any]:
     """Switch location tracking off; audit-logged."""
@@ -133,7 +133,7 @@ def stop_tracking(person_id: int) -> dict[str, Any]:
 
 
 @blp.get("/<int:person_id>/zones")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, ZoneSchema(many=True))
 def list_zones(person_id: int) -> list[dict[str, Any]]:
     """The person's zones in force (the registered home area is implicit and not listed)."""
@@ -142,7 +142,7 @@ def list_zones(person_id: int) -> list[dict[str, Any]]:
 
 
 @blp.post("/<int:person_id>/zones")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(ZoneCreateSchema)
 @blp.response(201, ZoneSchema)
 def create_zone(body: dict[str, Any], person_id: int) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def create_zone(body: dict[str, Any], person_id: int) -> dict[str, Any]:
 
 
 @blp.delete("/<int:person_id>/zones/<int:zone_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(204)
 def delete_zone(person_id: int, zone_id: int) -> None:
     """Retire a zone; audit-logged."""
@@ -166,7 +166,7 @@ def delete_zone(person_id: int, zone_id: int) -> None:
 
 
 @blp.get("/<int:person_id>/trail")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(TrailArgsSchema, location="query")
 @blp.response(200, TrailSchema)
 def get_trail(args: dict[str, Any], person_id: int) -> dict[str, Any]:

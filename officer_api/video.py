@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from marshmallow import fields, validate
 
-from storage.enums import ReviewDecision, TaskKind, TaskStatus
+from storage.enums import STAFF_ROLES, ReviewDecision, TaskKind, TaskStatus
 from supervision import video_inspections
 from supervision.evidence import EvidenceError
 from supervision.scope import get_person
@@ -21,8 +21,6 @@ from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_fi
 BANDS = ("verified", "needs_review", "rejected")
 
 blp = Blueprint("officer_video", __name__, url_prefix="/api/v1/officer", description="Remote video inspections")
-
-STAFF = ("officer", "admin")
 
 
 class InspectionCreateSchema(StrictSchema):
@@ -84,7 +82,7 @@ class InspectionReviewSchema(StrictSchema):
 
 
 @blp.post("/persons/<int:person_id>/video-inspections")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(InspectionCreateSchema)
 @blp.response(201, InspectionSchema)
 @blp.problems("video_inspection_open")
@@ -100,7 +98,7 @@ def create_inspection(body: dict[str, Any], person_id: int) -> Any:
 
 
 @blp.get("/video-inspections")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(InspectionListArgsSchema, location="query")
 @blp.response(200, page_schema(InspectionSchema, "VideoInspectionPage"))
 def list_inspections(args: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +110,7 @@ def list_inspections(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/video-inspections/<int:task_id>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, InspectionDetailSchema)
 def get_inspection(task_id: int) -> Any:
     """The inspection summary: frames sampled, frames matching the person, other faces, movement, band (audited)."""
@@ -122,7 +120,7 @@ def get_inspection(task_id: int) -> Any:
 
 
 @blp.get("/video-inspections/<int:task_id>/key-frames/<int(min=0):n>")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.response(200, content_type="image/jpeg", description="One key frame of the clip")
 @blp.problems(*EVIDENCE_PROBLEMS)
 def key_frame(task_id: int, n: int) -> Response:
@@ -135,7 +133,7 @@ def key_frame(task_id: int, n: int) -> Response:
 
 
 @blp.post("/video-inspections/<int:task_id>/review")
-@auth_required(*STAFF)
+@auth_required(*STAFF_ROLES)
 @blp.arguments(InspectionReviewSchema)
 @blp.response(200, InspectionDetailSchema)
 @blp.problems("already_reviewed", "not_processed")

@@ -114,18 +114,32 @@ class BlobEntry:
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob: ...
-    def get(self, key: str) -> bytes: ...
-    def delete(self, key: str) -> None: ...
-    def exists(self, key: str) -> bool: ...
+    """Where encrypted evidence lives (the filesystem or an S3-compatible bucket), as the domain uses it."""
+
+    def put(self, data: bytes | Payload, *, content_type: str, key: str | None = None) -> StoredBlob:
+        """Encrypt and store data (a Payload keeps its hash) under key (default a new random one)."""
+
+    def get(self, key: str) -> bytes:
+        """The decrypted bytes; BlobNotFound when missing, BlobIntegrityError when altered."""
+
+    def delete(self, key: str) -> None:
+        """Remove the blob (a missing one is no error)."""
+
+    def exists(self, key: str) -> bool:
+        """Whether a blob is stored under key."""
 
 
 class ManagedBlobStore(BlobStore, Protocol):
     """A store the maintenance commands can list and re-key (both stores of this module)."""
 
-    def keys(self) -> Iterator[BlobEntry]: ...
-    def key_id(self, key: str) -> str | None: ...
-    def rewrap(self, key: str) -> bool: ...
+    def keys(self) -> Iterator[BlobEntry]:
+        """Every stored blob."""
+
+    def key_id(self, key: str) -> str | None:
+        """The id of the key the blob is sealed with (None for a version-1 blob)."""
+
+    def rewrap(self, key: str) -> bool:
+        """Re-encrypt the blob under the newest key; False when it already was."""
 
 
 def valid_key(key: str) -> bool:

@@ -41,6 +41,7 @@ from supervision.duties import DutyPolicy, check_timezone
 from supervision.errors import Conflict, NotFound, ValidationFailed
 from supervision.geo import Area, haversine_m, locate
 from supervision.locks import lock_person
+from supervision.paging import keyset
 from supervision.scope import can_see_office, get_person, office_condition
 
 ACTIVITY_CREATED = AuditAction.ACTIVITY_CREATED
@@ -232,9 +233,7 @@ def list_activities(*, session: Session, actor: Actor, since: datetime | None = 
         stmt = stmt.where(Activity.end_at >= since)
     if kind:
         stmt = stmt.where(Activity.kind == kind)
-    if after_id is not None:
-        stmt = stmt.where(Activity.id < after_id)
-    return list(session.scalars(stmt.order_by(Activity.id.desc()).limit(limit)))
+    return keyset(session, stmt, Activity.id, after_id=after_id, limit=limit)
 
 
 def get_activity(*, session: Session, actor: Actor, activity_id: int) -> Activity:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.enums import STAFF_ROLES
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -18,7 +20,7 @@ class Actor:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("officer", "admin")
+        return self.role in STAFF_ROLES
 
 
 SYSTEM = Actor(role="system", id=None, name="system")

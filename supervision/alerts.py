@@ -17,8 +17,9 @@ from supervision import sanctions
 from supervision.actors import Actor
 from supervision.audit import UNDO_WINDOW, AuditAction, record_event
 from supervision.duties import DutyPolicy
-from supervision.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from supervision.scope import office_condition
+from supervision.errors import Conflict, Forbidden, ValidationFailed
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 
 DISMISS = "dismiss"
 RESOLUTION_ACTIONS = (DISMISS, *(kind.value for kind in SanctionKind))
@@ -50,17 +51,12 @@ def list_alerts(*, session: Session, actor: Actor, status: str | None = None, al
         stmt = stmt.where(Alert.type == alert_type)
     if person_id is not None:
         stmt = stmt.where(Alert.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Alert.id < after_id)
-    return list(session.scalars(stmt.order_by(Alert.id.desc()).limit(limit)))
+    return keyset(session, stmt, Alert.id, after_id=after_id, limit=limit)
 
 
 def get_alert(*, session: Session, actor: Actor, alert_id: int) -> Alert:
     """One alert in the actor's scope, else NotFound (never Forbidden)."""
-    alert = session.scalar(select(Alert).where(Alert.id == alert_id, office_condition(actor, Alert.office_id)))
-    if alert is None:
-        raise NotFound("No such alert.")
-    return alert
+    return get_in_scope(session, actor, Alert, alert_id, what="alert", persons_see_own=False)
 
 
 @dataclass

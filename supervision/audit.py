@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent
 from supervision.actors import Actor
+from supervision.paging import keyset
 from supervision.scope import office_condition
 
 
@@ -100,9 +101,7 @@ def list_events(*, session: Session, actor: Actor, person_id: int | None = None,
         stmt = stmt.where(AuditEvent.at >= since)
     if until is not None:
         stmt = stmt.where(AuditEvent.at < until)
-    if after_id is not None:
-        stmt = stmt.where(AuditEvent.id < after_id)
-    return list(session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)))
+    return keyset(session, stmt, AuditEvent.id, after_id=after_id, limit=limit)
 
 
 # Views of one record by one officer within this span read as one line of the log (every event stays stored).

@@ -19,9 +19,10 @@ from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.checkin_judge import CheckinPolicy
 from supervision.errors import Conflict, NotFound, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from supervision.geo import Area, locate
-from supervision.scope import office_condition
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 
 REVIEWABLE = (CheckinStatus.NEEDS_REVIEW, CheckinStatus.REJECTED)
 
@@ -110,9 +111,7 @@ def at_home(session: Session, person: Person, fix: Fix, at: datetime, policy: Ch
 def list_person_checkins(*, session: Session, person_id: int, after_id: int | None, limit: int) -> list[Checkin]:
     """A person's own check-ins and attempts, newest first."""
     stmt = select(Checkin).where(Checkin.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Checkin.id < after_id)
-    return list(session.scalars(stmt.order_by(Checkin.id.desc()).limit(limit)))
+    return keyset(session, stmt, Checkin.id, after_id=after_id, limit=limit)
 
 
 def list_checkins(*, session: Session, actor: Actor, status: str | None, person_id: int | None,
@@ -123,27 +122,13 @@ def list_checkins(*, session: Session, actor: Actor, status: str | None, person_
         stmt = stmt.where(Checkin.status == status)
     if person_id is not None:
         stmt = stmt.where(Checkin.person_id == person_id)
-    oldest_first = status == CheckinStatus.NEEDS_REVIEW
-    if after_id is not None:
-        stmt = stmt.where(Checkin.id > after_id if oldest_first else Checkin.id < after_id)
-    order = Checkin.id.asc() if oldest_first else Checkin.id.desc()
-    return list(session.scalars(stmt.order_by(order).limit(limit)))
+    return keyset(session, stmt, Checkin.id, after_id=after_id, limit=limit,
+                  oldest_first=status == CheckinStatus.NEEDS_REVIEW)
 
 
 def get_checkin(*, session: Session, actor: Actor, checkin_id: int) -> Checkin:
     """One check-in the actor may see (persons: their own), else NotFound."""
-    checkin = session.get(Checkin, checkin_id)
-    if checkin is None:
-        raise NotFound("No such check-in.")
-    if actor.role == "person":
-        if checkin.person_id != actor.id:
-            raise NotFound("No such check-in.")
-    else:
-        visible = session.scalar(select(Checkin.id).where(Checkin.id == checkin_id,
-                                                          office_condition(actor, Checkin.office_id)))
-        if visible is None:
-            raise NotFound("No such check-in.")
-    return checkin
+    return get_in_scope(session, actor, Checkin, checkin_id, what="check-in")
 
 
 def view_checkin(*, session: Session, actor: Actor, checkin_id: int, now: datetime) -> Checkin:
@@ -165,11 +150,8 @@ def read_checkin_photo(*, session: Session, blobs: BlobStore, actor: Actor, chec
         raise NotFound("This attempt has no stored photo.")
     subject = EvidenceSubject(person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
                               target_id=checkin.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=checkin.photo_blob_key, subject=subject,
-                         now=now)
-    record_event(session=session, actor=actor, action=AuditAction.CHECKIN_PHOTO_VIEWED, at=now,
-                 person_id=checkin.person_id, office_id=checkin.office_id, target_type="checkin",
-                 target_id=checkin.id)
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=checkin.photo_blob_key, subject=subject,
+                         action=AuditAction.CHECKIN_PHOTO_VIEWED, now=now)
     return data, checkin.photo_content_type or "application/octet-stream"
 
 

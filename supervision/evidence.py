@@ -81,6 +81,17 @@ def read_evidence(*, session: Session, blobs: BlobStore, actor: Actor, key: str,
                                "alerted.") from exc
 
 
+def view_evidence(*, session: Session, blobs: BlobStore, actor: Actor, key: str, subject: EvidenceSubject,
+                  action: str | None, now: datetime, details: dict[str, Any] | None = None) -> bytes:
+    """The blob's bytes through read_evidence, the view audit-logged as action on the subject (None: not logged)."""
+    data = read_evidence(session=session, blobs=blobs, actor=actor, key=key, subject=subject, now=now)
+    if action is not None:
+        record_event(session=session, actor=actor, action=action, at=now, person_id=subject.person_id,
+                     office_id=subject.office_id, target_type=subject.target_type, target_id=subject.target_id,
+                     details=details)
+    return data
+
+
 class EvidenceReader:
     """A blob store whose reads go through read_evidence for one subject (for domain functions that take a store)."""
 

@@ -17,7 +17,7 @@ from storage.models import Person, ReferenceFace, ReferenceTemplate
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, UnusableImage, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from verification.engine import FaceAnalysis, FaceEngine
 from verification.errors import ImageError, QualityError
 
@@ -242,9 +242,8 @@ def read_reference_photo(*, session: Session, blobs: BlobStore, actor: Actor, pe
         raise EvidencePurged("This reference photo was deleted at the end of its retention period.")
     subject = EvidenceSubject(person_id=person.id, office_id=person.office_id, target_type="reference_face",
                               target_id=reference.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=reference.blob_key, subject=subject, now=now)
-    record_event(session=session, actor=actor, action=AuditAction.FACE_PHOTO_VIEWED, at=now, person_id=person.id,
-                 office_id=person.office_id, target_type="reference_face", target_id=reference.id)
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=reference.blob_key, subject=subject,
+                         action=AuditAction.FACE_PHOTO_VIEWED, now=now)
     return data, reference.content_type
 
 

@@ -23,8 +23,9 @@ from supervision.audit import AuditAction, record_event
 from supervision.checkin_pipeline import CheckinContext, CheckinOutcome, Purpose, Submission, submit_checkin
 from supervision.checkins import at_home
 from supervision.errors import Conflict, Forbidden, NotFound, RuleViolation, UnusableImage, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
-from supervision.scope import office_condition
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 from verification.decode import sniff_content_type
 
 # Until AuditAction gains a constant for it, attachment reads are logged under this action name.
@@ -337,23 +338,12 @@ def list_person_leave(*, session: Session, person_id: int, status: str | None = 
     stmt = select(LeaveRequest).where(LeaveRequest.person_id == person_id)
     if status:
         stmt = stmt.where(LeaveRequest.status == status)
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id < after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id.desc()).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit)
 
 
 def get_leave(*, session: Session, actor: Actor, leave_id: int) -> LeaveRequest:
     """One leave request the actor may see (persons: their own), else NotFound."""
-    leave = session.get(LeaveRequest, leave_id)
-    if leave is None:
-        raise NotFound("No such leave request.")
-    if actor.role == Role.PERSON:
-        if leave.person_id != actor.id:
-            raise NotFound("No such leave request.")
-    elif session.scalar(select(LeaveRequest.id).where(LeaveRequest.id == leave_id,
-                                                      office_condition(actor, LeaveRequest.office_id))) is None:
-        raise NotFound("No such leave request.")
-    return leave
+    return get_in_scope(session, actor, LeaveRequest, leave_id, what="leave request")
 
 
 def cancel_leave(*, session: Session, actor: Actor, leave_id: int, now: datetime) -> LeaveRequest:
@@ -406,12 +396,10 @@ def read_attachment(*, session: Session, blobs: BlobStore, actor: Actor, leave_i
         raise NotFound("This leave request has no attachment.")
     subject = EvidenceSubject(person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
                               target_id=leave.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
-                         now=now)
-    if actor.is_staff:
-        record_event(session=session, actor=actor, action=AuditAction.LEAVE_ATTACHMENT_VIEWED, at=now,
-                     person_id=leave.person_id, office_id=leave.office_id, target_type="leave_request",
-                     target_id=leave.id)
+    # A person reading their own attachment is no view to log.
+    viewed = AuditAction.LEAVE_ATTACHMENT_VIEWED if actor.is_staff else None
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=leave.attachment_blob_key, subject=subject,
+                         action=viewed, now=now)
     return data, leave.attachment_content_type or "application/octet-stream"
 
 
@@ -429,11 +417,8 @@ def list_leave_requests(*, session: Session, actor: Actor, status: str | None = 
         stmt = stmt.where(LeaveRequest.person_id == person_id)
     if level:
         stmt = stmt.where(LeaveRequest.approval_level == level)
-    oldest_first = status == LeaveStatus.PENDING
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id if oldest_first else LeaveRequest.id < after_id)
-    order = LeaveRequest.id.asc() if oldest_first else LeaveRequest.id.desc()
-    return list(session.scalars(stmt.order_by(order).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit,
+                  oldest_first=status == LeaveStatus.PENDING)
 
 
 def list_pending_by_urgency(*, session: Session, actor: Actor, limit: int = 50) -> list[LeaveRequest]:
@@ -542,6 +527,4 @@ def list_overdue(*, session: Session, actor: Actor, now: datetime, policy: Leave
             and_(LeaveRequest.status.in_((LeaveStatus.APPROVED, LeaveStatus.ACTIVE)),
                  _past_return_deadline(policy, now))),
     )
-    if after_id is not None:
-        stmt = stmt.where(LeaveRequest.id > after_id)
-    return list(session.scalars(stmt.order_by(LeaveRequest.id).limit(limit)))
+    return keyset(session, stmt, LeaveRequest.id, after_id=after_id, limit=limit, oldest_first=True)

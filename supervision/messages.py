@@ -40,6 +40,7 @@ from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, check_timezone
 from supervision.errors import NotFound, ValidationFailed
+from supervision.paging import keyset
 from supervision.scope import can_see_office, get_person
 
 log = logging.getLogger(__name__)
@@ -237,9 +238,7 @@ def list_inbox(*, session: Session, person_id: int, after_id: int | None, limit:
     stmt = select(Message).where(Message.person_id == person_id)
     if unread_only:
         stmt = stmt.where(Message.read_at.is_(None))
-    if after_id is not None:
-        stmt = stmt.where(Message.id < after_id)
-    return list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+    return keyset(session, stmt, Message.id, after_id=after_id, limit=limit)
 
 
 def unread_count(*, session: Session, person_id: int) -> int:
@@ -271,9 +270,7 @@ def list_messages(*, session: Session, actor: Actor, person_id: int | None = Non
         stmt = stmt.where(Message.kind == kind)
     if delivery_status:
         stmt = stmt.where(Message.delivery_status == delivery_status)
-    if after_id is not None:
-        stmt = stmt.where(Message.id < after_id)
-    return list(session.scalars(stmt.order_by(Message.id.desc()).limit(limit)))
+    return keyset(session, stmt, Message.id, after_id=after_id, limit=limit)
 
 
 # ------------------------------------------------------------------------------------------------ sweep reminders

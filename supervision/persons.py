@@ -15,6 +15,7 @@ from storage.models import Account, Office, Person
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Conflict, NotFound, ValidationFailed
+from supervision.paging import keyset
 from supervision.passwords import hash_password, validate_password
 from supervision.scope import can_see_office, office_condition
 
@@ -100,9 +101,7 @@ def list_persons(*, session: Session, actor: Actor, status: str | None = None, l
     if query:
         pattern = f"%{query}%"
         stmt = stmt.where(Person.name.ilike(pattern) | Person.code.ilike(pattern))
-    if after_id is not None:
-        stmt = stmt.where(Person.id > after_id)
-    return list(session.scalars(stmt.order_by(Person.id).limit(limit)))
+    return keyset(session, stmt, Person.id, after_id=after_id, limit=limit, oldest_first=True)
 
 
 def update_person(*, session: Session, actor: Actor, person: Person, changes: dict[str, Any], now: datetime) -> Person:
@@ -173,7 +172,7 @@ def shown_name(person: Person, *, full_identity: bool = False) -> str:
 
 def may_see_full_identity(actor: Actor, person: Person) -> bool:
     """Only officers of the person's own office see a minor's full identity (county admins see it masked)."""
-    return actor.role in ("officer", "admin") and actor.office_id == person.office_id
+    return actor.is_staff and actor.office_id == person.office_id
 
 
 def view_identity(*, session: Session, actor: Actor, person: Person, now: datetime, channel: str) -> bool:

@@ -62,6 +62,7 @@ from storage.models import (
 )
 from supervision import duties
 from supervision.actors import Actor
+from supervision.paging import keyset_page
 from supervision.scope import office_condition
 
 AGE_BANDS = ("under_18", "18_45", "46_60", "61_plus")
@@ -555,9 +556,7 @@ def list_register(*, session: Session, actor: Actor, query: str | None = None, o
         stmt = stmt.where(Person.status == status)
     if open_alerts_only:
         stmt = stmt.where(alerts > 0)
-    if after_id is not None:
-        stmt = stmt.where(Person.id > after_id)
-    rows = session.execute(stmt.order_by(Person.id).limit(limit))
+    rows = session.execute(keyset_page(stmt, Person.id, after_id=after_id, limit=limit, oldest_first=True))
     return [RegisterRow(person, int(a or 0), int(r or 0), int(f or 0)) for person, a, r, f in rows]
 
 

@@ -16,7 +16,8 @@ from supervision import duties, persons
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import Forbidden, NotFound, ValidationFailed
-from supervision.scope import office_condition
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 
 # The rising order of DOMAIN.md; a sanction of a rank covers the suggestions of that rank and below.
 RANK: dict[str, int] = {
@@ -156,9 +157,7 @@ def list_sanctions(*, session: Session, actor: Actor, person_id: int, after_id: 
                    limit: int = 50) -> list[Sanction]:
     """A person's sanctions in the actor's scope, newest first."""
     stmt = select(Sanction).where(Sanction.person_id == person_id, office_condition(actor, Sanction.office_id))
-    if after_id is not None:
-        stmt = stmt.where(Sanction.id < after_id)
-    return list(session.scalars(stmt.order_by(Sanction.id.desc()).limit(limit)))
+    return keyset(session, stmt, Sanction.id, after_id=after_id, limit=limit)
 
 
 def record_sanction(*, session: Session, actor: Actor, person: Person, kind: str, note: str | None, now: datetime,
@@ -195,9 +194,8 @@ def record_sanction(*, session: Session, actor: Actor, person: Person, kind: str
 def correct_sanction(*, session: Session, actor: Actor, person_id: int, sanction_id: int, note: str | None,
                      now: datetime) -> Sanction:
     """Record that the person corrected the behaviour behind an admonition or warning, so it stops escalating."""
-    sanction = session.scalar(select(Sanction).where(Sanction.id == sanction_id, Sanction.person_id == person_id,
-                                                     office_condition(actor, Sanction.office_id)))
-    if sanction is None:
+    sanction = get_in_scope(session, actor, Sanction, sanction_id, what="sanction", persons_see_own=False)
+    if sanction.person_id != person_id:
         raise NotFound("No such sanction.")
     if not (note and note.strip()):
         raise ValidationFailed({"note": ["A note is required."]})

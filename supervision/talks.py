@@ -12,7 +12,8 @@ from storage.models import Person, Talk
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
 from supervision.errors import NotFound, ValidationFailed
-from supervision.scope import can_see_office
+from supervision.paging import keyset
+from supervision.scope import get_in_scope
 
 TALK_RECORDED = AuditAction.TALK_RECORDED
 TALK_NOTE_VIEWED = AuditAction.TALK_NOTE_VIEWED
@@ -41,16 +42,12 @@ def record_talk(*, session: Session, actor: Actor, person: Person, kind: str, at
 def list_talks(*, session: Session, person_id: int, after_id: int | None = None, limit: int = 50) -> list[Talk]:
     """A person's talks, newest first (callers show them without the note)."""
     stmt = select(Talk).where(Talk.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Talk.id < after_id)
-    return list(session.scalars(stmt.order_by(Talk.id.desc()).limit(limit)))
+    return keyset(session, stmt, Talk.id, after_id=after_id, limit=limit)
 
 
 def read_talk(*, session: Session, actor: Actor, talk_id: int, now: datetime) -> Talk:
     """One talk with its confidential note, for staff in scope; the read is audit-logged."""
-    talk = session.get(Talk, talk_id)
-    if talk is None or not actor.is_staff or not can_see_office(session, actor, talk.office_id):
-        raise NotFound("No such talk.")
+    talk = get_in_scope(session, actor, Talk, talk_id, what="talk", persons_see_own=False)
     record_event(session=session, actor=actor, action=TALK_NOTE_VIEWED, at=now, person_id=talk.person_id,
                  office_id=talk.office_id, target_type="talk", target_id=talk.id)
     return talk

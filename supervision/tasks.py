@@ -18,9 +18,10 @@ from storage.models import Person, Task
 from supervision import messages
 from supervision.actors import Actor
 from supervision.audit import AuditAction, record_event
-from supervision.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from supervision.errors import Conflict, RuleViolation, ValidationFailed
 from supervision.locks import lock_person
-from supervision.scope import office_condition
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 
 PHONE_TASK_KINDS = (TaskKind.SPOT_CHECK, TaskKind.VIDEO_INSPECTION)
 RANDOM_DRAW = "task.random_draw"
@@ -104,22 +105,12 @@ def list_tasks(*, session: Session, actor: Actor, status: str | None = None, per
         stmt = stmt.where(Task.person_id == person_id)
     if kind:
         stmt = stmt.where(Task.kind == kind)
-    if after_id is not None:
-        stmt = stmt.where(Task.id < after_id)
-    return list(session.scalars(stmt.order_by(Task.id.desc()).limit(limit)))
+    return keyset(session, stmt, Task.id, after_id=after_id, limit=limit)
 
 
 def get_task(*, session: Session, actor: Actor, task_id: int) -> Task:
     """One task the actor may see (persons: their own), else NotFound."""
-    task = session.get(Task, task_id)
-    visible = task is not None and (
-        task.person_id == actor.id if actor.role == "person"
-        else session.scalar(select(Task.id).where(Task.id == task_id, office_condition(actor, Task.office_id)))
-        is not None
-    )
-    if task is None or not visible:
-        raise NotFound("No such task.")
-    return task
+    return get_in_scope(session, actor, Task, task_id, what="task")
 
 
 @dataclass

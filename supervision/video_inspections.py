@@ -22,10 +22,11 @@ from supervision.alerts import raise_alert
 from supervision.audit import AuditAction, record_event
 from supervision.clock import Clock
 from supervision.errors import Conflict, NotFound, UnusableVideo, ValidationFailed
-from supervision.evidence import EvidencePurged, EvidenceSubject, read_evidence
+from supervision.evidence import EvidencePurged, EvidenceSubject, view_evidence
 from supervision.faces import load_reference_set
 from supervision.locks import lock_person
-from supervision.scope import office_condition
+from supervision.paging import keyset
+from supervision.scope import get_in_scope, office_condition
 from verification import video
 from verification.engine import FaceEngine
 
@@ -193,9 +194,8 @@ def run_clip_job(*, open_session: Callable[[], Session], blobs: BlobStore, engin
 
 def get_inspection(*, session: Session, actor: Actor, task_id: int) -> Task:
     """An inspection the actor may see (officers: their office; admins: their county), else NotFound."""
-    task = session.scalar(select(Task).where(Task.id == task_id, Task.kind == TaskKind.VIDEO_INSPECTION,
-                                             office_condition(actor, Task.office_id)))
-    if task is None:
+    task = get_in_scope(session, actor, Task, task_id, what="video inspection", persons_see_own=False)
+    if task.kind != TaskKind.VIDEO_INSPECTION:
         raise NotFound("No such video inspection.")
     return task
 
@@ -208,9 +208,7 @@ def list_inspections(*, session: Session, actor: Actor, status: str | None, pers
         stmt = stmt.where(Task.status == status)
     if person_id is not None:
         stmt = stmt.where(Task.person_id == person_id)
-    if after_id is not None:
-        stmt = stmt.where(Task.id < after_id)
-    return list(session.scalars(stmt.order_by(Task.id.desc()).limit(limit)))
+    return keyset(session, stmt, Task.id, after_id=after_id, limit=limit)
 
 
 def view_inspection(*, session: Session, actor: Actor, task_id: int, now: datetime) -> Task:
@@ -231,10 +229,9 @@ def read_key_frame(*, session: Session, blobs: BlobStore, actor: Actor, task_id:
     if not frames[n].get("blob_key"):
         raise EvidencePurged("This key frame was deleted at the end of its retention period.")
     subject = EvidenceSubject(person_id=task.person_id, office_id=task.office_id, target_type="task", target_id=task.id)
-    data = read_evidence(session=session, blobs=blobs, actor=actor, key=frames[n]["blob_key"], subject=subject, now=now)
-    record_event(session=session, actor=actor, action=AuditAction.VIDEO_VIEWED, at=now, person_id=task.person_id,
-                 office_id=task.office_id, target_type="task", target_id=task.id,
-                 details={"view": "key_frame", "n": n, "sha256": frames[n].get("sha256")})
+    data = view_evidence(session=session, blobs=blobs, actor=actor, key=frames[n]["blob_key"], subject=subject,
+                         action=AuditAction.VIDEO_VIEWED, now=now,
+                         details={"view": "key_frame", "n": n, "sha256": frames[n].get("sha256")})
     return data, KEY_FRAME_TYPE
 
 

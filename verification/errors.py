@@ -26,23 +26,27 @@ class QualityErrorCode(StrEnum):
     FACE_NOT_FRONTAL = "face_not_frontal"
 
 
-class ImageError(Exception):
-    """The upload cannot be used as an image."""
+class InputError(Exception):
+    """An upload the pipeline cannot use: a stable snake_case code and a sentence that says why."""
 
-    # What the magic bytes said, set by the decoder: None when they name no accepted type.
-    content_type: str | None = None
-
-    def __init__(self, code: ImageErrorCode | str, detail: str) -> None:
+    def __init__(self, code: StrEnum | str, detail: str) -> None:
         super().__init__(detail)
         self.code: str = str(code)
         self.detail = detail
 
     def __repr__(self) -> str:
-        return f"ImageError(code={self.code!r}, detail={self.detail!r})"
+        return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"
 
 
-class QualityError(Exception):
-    """An image decoded, but the face in it is not usable."""
+class ImageError(InputError):
+    """The upload cannot be used as an image (an ImageErrorCode)."""
+
+    # What the magic bytes said, set by the decoder: None when they name no accepted type.
+    content_type: str | None = None
+
+
+class QualityError(InputError):
+    """An image decoded, but the face in it is not usable (a QualityErrorCode, with the measures taken)."""
 
     # The decoded image's type, set by the engine, so a refused photo can be kept as evidence without sniffing it again.
     content_type: str | None = None
@@ -53,10 +57,5 @@ class QualityError(Exception):
         detail: str,
         quality: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail)
-        self.code: str = str(code)
-        self.detail = detail
+        super().__init__(code, detail)
         self.quality: dict[str, Any] = dict(quality or {})
-
-    def __repr__(self) -> str:
-        return f"QualityError(code={self.code!r}, detail={self.detail!r})"

@@ -28,6 +28,7 @@ import numpy as np
 
 from verification import liveness
 from verification.engine import FaceEngine, FaceObservation
+from verification.errors import InputError
 from verification.matching import Band, band_for, face_distances
 from verification.models import DLIB_LOCK
 from verification.quality import yaw_from_five
@@ -58,16 +59,8 @@ class VideoErrorCode(StrEnum):
     INVALID_VIDEO = "invalid_video"
 
 
-class VideoError(Exception):
-    """The upload cannot be used as a video."""
-
-    def __init__(self, code: VideoErrorCode | str, detail: str) -> None:
-        super().__init__(detail)
-        self.code: str = str(code)
-        self.detail = detail
-
-    def __repr__(self) -> str:
-        return f"VideoError(code={self.code!r}, detail={self.detail!r})"
+class VideoError(InputError):
+    """The upload cannot be used as a video (a VideoErrorCode)."""
 
 
 @dataclass(frozen=True)

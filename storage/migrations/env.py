@@ -32,6 +32,7 @@ def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
 
 
 def run_migrations_offline() -> None:
+    """Write the migrations as SQL for the configured URL, without connecting (alembic --sql)."""
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True,
                       include_name=_include_name)
     with context.begin_transaction():
@@ -39,6 +40,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
+    """Run the migrations on the connection the caller handed over, or on a new one to the configured URL."""
     connection = config.attributes.get("connection")
     if connection is not None:
         _run(connection)

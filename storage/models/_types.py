@@ -15,6 +15,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The value written: converted to UTC; a naive datetime is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -22,6 +23,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The value read: aware and in UTC."""
         if value is None:
             return None
         if value.tzinfo is None:

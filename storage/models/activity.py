@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Activity(Base):
+    """An education or community-service session of one office, at a venue, for the persons it invites."""
+
     __tablename__ = "activity"
     __table_args__ = (Index("ix_activity_office_id_start_at", "office_id", "start_at"),)
 
@@ -35,6 +37,8 @@ class Activity(Base):
 
 
 class ActivityInvitation(Base):
+    """One person invited to a session (only invited persons see it and can attend)."""
+
     __tablename__ = "activity_invitation"
     __table_args__ = (UniqueConstraint("activity_id", "person_id"),)
 
@@ -45,6 +49,8 @@ class ActivityInvitation(Base):
 
 
 class Attendance(Base):
+    """A person's attendance at a session: checked in and out at the venue, or recorded by an officer."""
+
     __tablename__ = "attendance"
     __table_args__ = (
         UniqueConstraint("activity_id", "person_id"),
@@ -75,6 +81,8 @@ class Attendance(Base):
 
 
 class Talk(Base):
+    """A one-to-one talk or counselling session an officer held with a person; the note is confidential."""
+
     __tablename__ = "talk"
     __table_args__ = (
         Index("ix_talk_person_id_at", "person_id", "at"),

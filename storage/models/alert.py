@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Alert(Base):
+    """Something an office must look at about one person, raised once per dedupe key, open until resolved."""
+
     __tablename__ = "alert"
     __table_args__ = (
         Index("ix_alert_office_id_status_created_at", "office_id", "status", "created_at"),
@@ -36,6 +38,8 @@ class Alert(Base):
 
 
 class Sanction(Base):
+    """A measure an officer decided against a person (an admonition up to a return to prison)."""
+
     __tablename__ = "sanction"
     __table_args__ = (Index("ix_sanction_person_id_decided_at", "person_id", "decided_at"),)
 

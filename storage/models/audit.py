@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class AuditEvent(Base):
+    """One line of the audit trail: who did what to whose record, when and from where."""
+
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_person_id_at", "person_id", "at"),

@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class AuthSession(Base):
+    """One login of a person's phone or a staff account; its refresh token rotates, and revoking it logs out."""
+
     __tablename__ = "auth_session"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -29,6 +31,8 @@ class AuthSession(Base):
 
 
 class IdempotencyRecord(Base):
+    """The stored answer to a request sent with an Idempotency-Key, returned again on a retry."""
+
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("scope", "key"),)
 

@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Checkin(Base):
+    """One selfie check-in or failed attempt, with the evidence behind its status and reasons."""
+
     __tablename__ = "checkin"
     __table_args__ = (
         Index("ix_checkin_office_id_status_received_at", "office_id", "status", "received_at"),

@@ -12,6 +12,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class LeaveRequest(Base):
+    """A person's request to leave the home area for a period, its decision and its return."""
+
     __tablename__ = "leave_request"
     __table_args__ = (
         Index("ix_leave_request_office_id_status_start_at", "office_id", "status", "start_at"),

@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Message(Base):
+    """One message in a person's inbox, from the system or an officer, and its delivery."""
+
     __tablename__ = "message"
     __table_args__ = (
         Index("ix_message_person_id_id", "person_id", "id"),

@@ -12,6 +12,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Office(Base):
+    """A judicial office (司法所) of a county: it supervises its persons in its time zone."""
+
     __tablename__ = "office"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -23,6 +25,8 @@ class Office(Base):
 
 
 class Account(Base):
+    """A staff login: an officer of one office, or an admin of the office's county."""
+
     __tablename__ = "account"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -14,6 +14,8 @@ from storage.models.org import Office
 
 
 class Person(Base):
+    """A person under community supervision (社区矫正对象): the record, the home area and the phone login."""
+
     __tablename__ = "person"
     __table_args__ = (Index("ix_person_office_id_status", "office_id", "status"),)
 
@@ -43,6 +45,8 @@ class Person(Base):
 
 
 class Device(Base):
+    """A phone a person logged in with; the first one is bound, later ones are flagged."""
+
     __tablename__ = "device"
     __table_args__ = (UniqueConstraint("person_id", "device_id"),)
 
@@ -56,6 +60,8 @@ class Device(Base):
 
 
 class ReferenceFace(Base):
+    """An enrolled reference photo of a person, kept as evidence; its templates are matched against."""
+
     __tablename__ = "reference_face"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -13,6 +13,8 @@ from storage.models._types import UTCDateTime, utcnow
 
 
 class Task(Base):
+    """Something an officer asked one person to do by a deadline: a spot check or a video inspection."""
+
     __tablename__ = "task"
     __table_args__ = (
         Index("ix_task_person_id_status_due_at", "person_id", "status", "due_at"),
@@ -42,6 +44,8 @@ class Task(Base):
 
 
 class LivenessChallenge(Base):
+    """The actions a person was asked to perform on camera, valid once until it expires."""
+
     __tablename__ = "liveness_challenge"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
