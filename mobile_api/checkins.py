@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import fields, pre_dump, validate
 
@@ -13,7 +12,7 @@ from storage.models import Person
 from supervision import checkins
 from supervision.checkin_pipeline import CheckinContext, Submission, submit_checkin
 from supervision.checkins import Fix
-from supervision.liveness import LivenessClip, LivenessPolicy
+from supervision.liveness import LivenessClip
 from verification.errors import ImageErrorCode, QualityErrorCode
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS, VIDEO_PROBLEMS
@@ -117,7 +116,7 @@ class CheckinResultSchema(StrictSchema):
 def checkin_context() -> CheckinContext:
     """The services and policies a check-in of this request runs with."""
     return CheckinContext(session=db_session(), blobs=blobs(), engine=face_engine(), policy=policies().checkin,
-                          liveness=LivenessPolicy.from_config(current_app.config["CHECKIN"]), now=now())
+                          liveness=policies().liveness, now=now())
 
 
 def submission(form: dict[str, Any], files: dict[str, Any]) -> Submission:

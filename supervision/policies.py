@@ -21,6 +21,7 @@ from supervision.retention import RetentionSettings
 from supervision.sweep import SweepSettings
 from supervision.tasks import SpotCheckPolicy
 from supervision.tracking import LocationPolicy
+from verification.video import VideoLimits
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Policies:
     sweep: SweepSettings
     login: LoginLimits
     liveness: LivenessPolicy
+    inspection_clips: VideoLimits  # what a video inspection's clip may be
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Policies:
@@ -65,7 +67,10 @@ class Policies:
         return cls(checkin=_checkin_policy(config), leave=sweep.leave, duty=sweep.duties, spot_checks=sweep.spot_checks,
                    location=sweep.location, activities=sweep.activities, reminders=sweep.reminders,
                    retention=RetentionSettings.from_config(config), sweep=sweep, login=LoginLimits.from_config(config),
-                   liveness=LivenessPolicy.from_config(config))
+                   liveness=LivenessPolicy.from_config(config),
+                   inspection_clips=VideoLimits(max_bytes=config["VIDEO_MAX_BYTES"],
+                                                max_seconds=config["VIDEO_MAX_SECONDS"],
+                                                max_pixels=config["VIDEO_MAX_PIXELS"]))
 
 
 def _checkin_policy(config: Mapping[str, Any]) -> CheckinPolicy:
