@@ -16,13 +16,12 @@ from web.activity_schemas import (
     ProgressArgsSchema,
     ProgressSchema,
     VenueSchema,
-    activity_policy,
     progress,
     venue_of,
 )
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 from web.idempotency import idempotent
 from web.schemas import StrictSchema
 
@@ -67,7 +66,7 @@ def list_own_activities() -> dict[str, Any]:
 
 def _attend(activity_id: int, phase: str, form: dict[str, Any], files: dict[str, Any]) -> Any:
     outcome = activities.attendance_checkin(checkin_context(), submission(form, files), activity_id=activity_id,
-                                             phase=phase, policy=activity_policy(), actor=current_actor())
+                                             phase=phase, policy=policies().activities, actor=current_actor())
     commit()
     if outcome.checkin.error is not None:
         outcome.checkin.error.extra["checkin_id"] = outcome.checkin.checkin.id

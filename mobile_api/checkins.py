@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from flask_smorest.fields import Upload
 from marshmallow import fields, pre_dump, validate
 
 from storage.enums import CheckinKind, CheckinStatus, Reason
 from storage.models import Person
 from supervision import checkins
-from supervision.checkin_judge import CheckinPolicy
 from supervision.checkin_pipeline import CheckinContext, Submission, submit_checkin
 from supervision.checkins import Fix
-from supervision.liveness import LivenessClip, LivenessPolicy
+from supervision.liveness import LivenessClip
 from verification.errors import ImageErrorCode, QualityErrorCode
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS, VIDEO_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import app_config, blobs, commit, db_session, face_engine, now
+from web.db import blobs, commit, db_session, face_engine, now, policies
 from web.idempotency import idempotent
 from web.schemas import (
     Id,
@@ -116,20 +113,10 @@ class CheckinResultSchema(StrictSchema):
         return checkin if isinstance(checkin, _CheckinSummary) else _CheckinSummary(checkin)
 
 
-def policy() -> CheckinPolicy:
-    """The check-in rules from configuration."""
-    return CheckinPolicy(
-        late_after=timedelta(minutes=app_config("CHECKIN_LATE_MINUTES")),
-        future_tolerance=timedelta(minutes=app_config("CHECKIN_FUTURE_TOLERANCE_MINUTES")),
-        max_accuracy_m=float(app_config("MAX_LOCATION_ACCURACY_M")),
-        min_references=int(app_config("MIN_REFERENCES")),
-    )
-
-
 def checkin_context() -> CheckinContext:
     """The services and policies a check-in of this request runs with."""
-    return CheckinContext(session=db_session(), blobs=blobs(), engine=face_engine(), policy=policy(),
-                          liveness=LivenessPolicy.from_config(current_app.config["CHECKIN"]), now=now())
+    return CheckinContext(session=db_session(), blobs=blobs(), engine=face_engine(), policy=policies().checkin,
+                          liveness=policies().liveness, now=now())
 
 
 def submission(form: dict[str, Any], files: dict[str, Any]) -> Submission:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -17,7 +17,7 @@ from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.apidoc import IMAGE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, committed_on, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now, policies
 from web.files import private_file
 from web.idempotency import idempotent
 from web.schemas import (
@@ -46,10 +46,6 @@ class LeaveBlueprint(Blueprint):
 blp = LeaveBlueprint("leave_requests", __name__, url_prefix="/api/v1/leave-requests",
                      description="Leave requests and return reports")
 
-
-def leave_policy() -> leave.LeavePolicy:
-    """The deployment's leave rules from configuration (defaults for keys not configured)."""
-    return leave.LeavePolicy.from_config(current_app.config["CHECKIN"])
 
 
 class LeaveCreateSchema(StrictSchema):
@@ -140,7 +136,7 @@ def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     attachment = files["attachment"].read() if files.get("attachment") is not None else None
     row = leave.create_leave(session=db_session(), blobs=blobs(), actor=current_actor(), person=person,
                              application=leave.LeaveApplication(**body, attachment=attachment), now=now(),
-                             policy=leave_policy().for_office(person.office.code))
+                             policy=policies().leave.for_office(person.office.code))
     commit()
     return row
 

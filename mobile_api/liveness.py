@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields
 
 from storage.models import Person
@@ -12,7 +11,7 @@ from supervision import liveness
 from verification.liveness import ACTIONS
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 from web.idempotency import idempotent
 from web.schemas import StrictSchema, enum_list
 
@@ -36,7 +35,7 @@ def create_challenge() -> Any:
     session = db_session()
     person = session.get(Person, current_actor().id)
     assert person is not None
-    policy = liveness.LivenessPolicy.from_config(current_app.config["CHECKIN"])
+    policy = policies().liveness
     challenge = liveness.create_challenge(session=session, person=person, now=now(), ttl=policy.challenge_ttl)
     commit()
     return challenge

@@ -4,27 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields, validate
 
 from storage.models import Person
 from supervision import tracking
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 from web.idempotency import idempotent
 from web.schemas import PlausibleDateTime, StrictSchema
 
 blp = Blueprint("locations", __name__, url_prefix="/api/v1/locations",
                 description="Location fixes between check-ins")
 
-
-def location_policy() -> tracking.LocationPolicy:
-    """The location settings from configuration (built once per app)."""
-    extensions = current_app.extensions
-    if "checkin.location_policy" not in extensions:
-        extensions["checkin.location_policy"] = tracking.LocationPolicy.from_config(current_app.config["CHECKIN"])
-    return extensions["checkin.location_policy"]
 
 
 class FixSchema(StrictSchema):
@@ -62,6 +54,6 @@ def upload_fixes(body: dict[str, Any]) -> dict[str, int]:
     person = session.get(Person, current_actor().id)
     assert person is not None
     result = tracking.ingest_fixes(session=session, person=person, fixes=body["fixes"], now=now(),
-                                   policy=location_policy())
+                                   policy=policies().location)
     commit()
     return {"accepted": result.accepted, "duplicates": result.duplicates}

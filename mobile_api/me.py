@@ -6,13 +6,13 @@ from typing import Any
 
 from marshmallow import fields
 
-from mobile_api.tasks import PhoneTaskSchema, duty_policy
+from mobile_api.tasks import PhoneTaskSchema
 from storage.enums import SentenceType, SupervisionLevel
 from storage.models import Person
 from supervision import duties, faces, tasks, tracking
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import db_session, now
+from web.db import db_session, now, policies
 from web.schemas import StrictSchema, enum_field
 from web.zones import TrackingStateSchema
 
@@ -46,7 +46,7 @@ def me() -> dict[str, Any]:
     actor = current_actor()
     person = session.get(Person, actor.id)
     assert person is not None
-    due = duties.next_due(session=session, person=person, now=now(), policy=duty_policy())
+    due = duties.next_due(session=session, person=person, now=now(), policy=policies().duty)
     return {
         "id": person.id,
         "code": person.code,

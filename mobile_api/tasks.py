@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields
 
 from storage.enums import TaskKind, TaskStatus
-from supervision import duties, tasks
+from supervision import tasks
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
 from web.db import db_session, now
@@ -16,10 +15,6 @@ from web.schemas import PageArgsSchema, StrictSchema, decode_cursor, enum_field,
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="Spot checks and video inspections")
 
-
-def duty_policy() -> duties.DutyPolicy:
-    """The check-in duties from configuration."""
-    return duties.DutyPolicy.from_config(current_app.config["CHECKIN"])
 
 
 def _answer_url(task: Any) -> str:

@@ -11,11 +11,10 @@ from marshmallow import Schema, fields
 from storage.models import Person
 from supervision import video_inspections
 from supervision.errors import UnusableVideo
-from verification.video import VideoLimits
 from web.api import Blueprint
 from web.apidoc import VIDEO_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import after_commit, app_config, blobs, commit, db_session, now
+from web.db import after_commit, blobs, commit, db_session, now, policies
 from web.idempotency import idempotent
 from web.jobs import jobs
 from web.schemas import StrictSchema, enum_field
@@ -40,7 +39,7 @@ class ClipAcceptedSchema(Schema):
 @blp.before_request
 def _clip_body_limit() -> None:
     # Clips are larger than photos: this blueprint alone gets the video limit instead of MAX_CONTENT_LENGTH.
-    limit = int(app_config("VIDEO_MAX_BYTES")) + _MULTIPART_SLACK
+    limit = policies().inspection_clips.max_bytes + _MULTIPART_SLACK
     if request.content_length is not None and request.content_length > limit:
         raise UnusableVideo("The video is larger than the server accepts.", code="video_too_large", status=413)
     request.max_content_length = limit
@@ -57,10 +56,9 @@ def upload_clip(files: dict[str, Any], task_id: int) -> dict[str, Any]:
     session = db_session()
     person = session.get(Person, current_actor().id)
     assert person is not None
-    limits = VideoLimits(max_bytes=app_config("VIDEO_MAX_BYTES"), max_seconds=app_config("VIDEO_MAX_SECONDS"),
-                         max_pixels=app_config("VIDEO_MAX_PIXELS"))
     task = video_inspections.submit_clip(session=session, blobs=blobs(), person=person, task_id=task_id,
-                                         data=payload(files["video"]), limits=limits, now=now())
+                                         data=payload(files["video"]), limits=policies().inspection_clips,
+                                         now=now())
     commit()
     # Only after the commit: a worker must find the clip and the task in the processing state.
     clip_task_id = task.id

@@ -11,12 +11,12 @@ from supervision import alerts, duties, sanctions
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
-from web.policies import duty_policy
+from web.db import commit, db_session, now, policies
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_alerts", __name__, url_prefix="/api/v1/officer",
                 description="Alerts, sanctions and compliance")
+
 
 
 class AlertListArgsSchema(PageArgsSchema):
@@ -123,7 +123,7 @@ def get_alert(alert_id: int) -> Any:
 def resolve_alert(body: dict[str, Any], alert_id: int) -> Any:
     """Dismiss an alert or record a sanction for it (a note is required); a second resolve is 409."""
     resolution = alerts.resolve_alert(session=db_session(), actor=current_actor(), alert_id=alert_id,
-                                      action=body["action"], note=body["note"], now=now(), policy=duty_policy())
+                                      action=body["action"], note=body["note"], now=now(), policy=policies().duty)
     commit()
     alert = resolution.alert
     return {**{name: getattr(alert, name) for name in AlertSchema().fields}, "sanction": resolution.sanction}
@@ -152,7 +152,7 @@ def record_sanction(body: dict[str, Any], person_id: int) -> Any:
     session = db_session()
     person = get_person(session, current_actor(), person_id)
     sanction = sanctions.record_sanction(session=session, actor=current_actor(), person=person, kind=body["kind"],
-                                         note=body["note"], now=now(), policy=duty_policy())
+                                         note=body["note"], now=now(), policy=policies().duty)
     commit()
     return sanction
 
@@ -179,7 +179,7 @@ def compliance(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     """Duties met and missed over the last days, open alerts (the newest 50), sanctions and the suggested step."""
     session = db_session()
     person = get_person(session, current_actor(), person_id)
-    policy = duty_policy()
+    policy = policies().duty
     at = now()
     summary = duties.compliance(session=session, person=person, now=at, policy=policy, days=args["days"])
     due = duties.next_due(session=session, person=person, now=at, policy=policy)

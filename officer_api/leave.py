@@ -14,13 +14,13 @@ from supervision.evidence import EvidenceError
 from web.api import Blueprint
 from web.apidoc import EVIDENCE_PROBLEMS
 from web.auth import auth_required, current_actor
-from web.db import blobs, commit, committed_on, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now, policies
 from web.files import private_file
-from web.policies import leave_policy
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_leave", __name__, url_prefix="/api/v1/officer/leave-requests",
                 description="Leave requests: queue, decisions and overdue returns")
+
 
 
 class OfficerLeaveListArgsSchema(PageArgsSchema):
@@ -87,7 +87,7 @@ def list_leave(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, page_schema(OfficerLeaveSchema, "OverdueLeavePage"))
 def list_overdue(args: dict[str, Any]) -> dict[str, Any]:
     """Leave not reported back by its end plus the grace period (also before the sweep has marked it)."""
-    rows = leave.list_overdue(session=db_session(), actor=current_actor(), now=now(), policy=leave_policy(),
+    rows = leave.list_overdue(session=db_session(), actor=current_actor(), now=now(), policy=policies().leave,
                               after_id=decode_cursor(args["cursor"]), limit=args["limit"] + 1)
     return page(rows, args["limit"])
 

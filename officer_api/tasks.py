@@ -12,11 +12,11 @@ from supervision import tasks
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
-from web.policies import spot_check_policy
+from web.db import commit, db_session, now, policies
 from web.schemas import Id, PageArgsSchema, StrictSchema, decode_cursor, enum_field, page, page_schema
 
 blp = Blueprint("officer_tasks", __name__, url_prefix="/api/v1/officer", description="Spot checks and other tasks")
+
 
 
 class SpotCheckCreateSchema(StrictSchema):
@@ -53,7 +53,8 @@ def create_spot_check(body: dict[str, Any], person_id: int) -> Any:
     actor = current_actor()
     person = get_person(session, actor, person_id)
     minutes = body["respond_within_minutes"]
-    task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(), policy=spot_check_policy(),
+    task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(),
+                                   policy=policies().spot_checks,
                                    respond_within=timedelta(minutes=minutes) if minutes is not None else None)
     commit()
     return task

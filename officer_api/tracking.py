@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from marshmallow import fields, validate
 
 from officer_api.alerts import AlertSchema
@@ -13,20 +12,13 @@ from supervision import tracking
 from supervision.scope import get_person
 from web.api import Blueprint
 from web.auth import auth_required, current_actor
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 from web.schemas import PlausibleDate, PlausibleDateTime, StrictSchema
 from web.zones import TrackingStateSchema, ZoneCreateSchema, ZoneSchema
 
 blp = Blueprint("officer_tracking", __name__, url_prefix="/api/v1/officer/persons",
                 description="Location tracking, zones and trails")
 
-
-def location_policy() -> tracking.LocationPolicy:
-    """The location settings from configuration (built once per app)."""
-    extensions = current_app.extensions
-    if "checkin.location_policy" not in extensions:
-        extensions["checkin.location_policy"] = tracking.LocationPolicy.from_config(current_app.config["CHECKIN"])
-    return extensions["checkin.location_policy"]
 
 
 class TrackingStartSchema(StrictSchema):
@@ -94,7 +86,7 @@ def start_tracking(body: dict[str, Any], person_id: int) -> dict[str, Any]:
     person = get_person(session, current_actor(), person_id)
     tracking.start_tracking(session=session, actor=current_actor(), person=person, reason=body["reason"],
                             until=body["until"], interval_minutes=body["interval_minutes"], now=now(),
-                            policy=location_policy())
+                            policy=policies().location)
     commit()
     return _tracking_view(person)
 
@@ -155,6 +147,6 @@ def get_trail(args: dict[str, Any], person_id: int) -> dict[str, Any]:
     session = db_session()
     person = get_person(session, current_actor(), person_id)
     result = tracking.trail(session=session, actor=current_actor(), person=person, start=args["from_"],
-                            end=args["to"], now=now(), policy=location_policy(), raw=args["raw"])
+                            end=args["to"], now=now(), policy=policies().location, raw=args["raw"])
     commit()
     return result

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -33,9 +33,8 @@ from supervision.errors import AppError, UnusableImage
 from supervision.evidence import EvidenceError
 from supervision.locks import lock_person
 from supervision.scope import get_person, office_condition
-from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now
+from web.db import app_config, blobs, commit, committed_on, db_session, face_engine, now, policies
 from web.files import private_file
-from web.policies import duty_policy
 
 COMPLIANCE_DAYS = 30
 
@@ -67,7 +66,7 @@ def person_detail(person_id: int) -> str:
     actor = console_actor()
     person = get_person(session, actor, person_id)
     at = now()
-    policy = duty_policy()
+    policy = policies().duty
     full_identity = persons.view_identity(session=session, actor=actor, person=person, now=at, channel="console")
     commit()
     context: dict[str, Any] = {
@@ -203,7 +202,7 @@ def trail_page(person_id: int) -> str:
     start = _day_start(day)
     assert start is not None
     view = tracking.trail(session=session, actor=actor, person=person, start=start, end=start + timedelta(days=1),
-                          now=now(), policy=tracking.LocationPolicy.from_config(current_app.config["CHECKIN"]))
+                          now=now(), policy=policies().location)
     commit()
     marks = []
     for alert in view["alerts"]:

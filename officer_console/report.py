@@ -11,8 +11,7 @@ from officer_console.charts import bar_chart
 from officer_console.session import console_actor, enum_label, number, percent, t, zone
 from supervision import reports
 from supervision.reports import DistrictReport, ReportPeriod, ReportRow, SheetText
-from web.db import db_session, now
-from web.policies import duty_policy
+from web.db import db_session, now, policies
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -64,7 +63,7 @@ def shown_value(row: ReportRow) -> str:
 
 def _build(period: ReportPeriod) -> DistrictReport:
     return reports.district_report(session=db_session(), actor=console_actor(), period=period, now=now(),
-                                   duty_policy=duty_policy())
+                                   duty_policy=policies().duty)
 
 
 def charts(report: DistrictReport) -> dict[str, Markup]:

@@ -17,9 +17,8 @@ from supervision.errors import AppError
 from supervision.evidence import EvidenceError
 from supervision.sanctions import Suggestion
 from supervision.scope import get_person
-from web.db import blobs, commit, committed_on, db_session, now
+from web.db import blobs, commit, committed_on, db_session, now, policies
 from web.files import private_file
-from web.policies import duty_policy, leave_policy, spot_check_policy
 
 LIST_LIMIT = 50
 LEAVE_TABS = ("pending", "overdue", "recent")
@@ -74,14 +73,14 @@ def leave_list() -> str:
     if tab == "pending":
         rows = leave.list_pending_by_urgency(session=session, actor=actor, limit=LIST_LIMIT)
     elif tab == "overdue":
-        rows = leave.list_overdue(session=session, actor=actor, now=now(), policy=leave_policy(), limit=LIST_LIMIT)
+        rows = leave.list_overdue(session=session, actor=actor, now=now(), policy=policies().leave, limit=LIST_LIMIT)
     else:
         rows = leave.list_leave_requests(session=session, actor=actor, limit=LIST_LIMIT)
     persons = _persons(session, {row.person_id for row in rows})
     return render_template("console/leave.html", rows=rows, tab=tab, tabs=LEAVE_TABS, persons=persons,
                            days=leave.leave_days, can_decide=lambda row: can_decide(row, actor.role),
                            used=leave.used_days_this_year(session=session, persons=persons.values(), now=now()),
-                           max_days=leave_policy().max_days_per_year)
+                           max_days=policies().leave.max_days_per_year)
 
 
 def can_decide(row: LeaveRequest, role: str) -> bool:
@@ -114,7 +113,7 @@ def leave_attachment(leave_id: int) -> Response:
 
 
 def _suggestions(session: Session, people: dict[int, Person]) -> dict[int, Suggestion | None]:
-    policy = duty_policy()
+    policy = policies().duty
     at = now()
     return {pid: sanctions.suggest_next_step(session=session, person=person, now=at, policy=policy)
             for pid, person in people.items()}
@@ -194,7 +193,7 @@ def resolve_alert(alert_id: int) -> Response:
     back = safe_next(posted["next"], url_for("console.alerts"))
     try:
         alerts.resolve_alert(session=db_session(), actor=console_actor(), alert_id=alert_id, action=action,
-                             note=posted["note"], now=now(), policy=duty_policy())
+                             note=posted["note"], now=now(), policy=policies().duty)
     except AppError as error:
         return _refused(error, back, f"alert-{alert_id}")
     commit()
@@ -247,7 +246,7 @@ def record_sanction(person_id: int) -> Response:
     back = url_for("console.person", person_id=person.id)
     try:
         sanctions.record_sanction(session=session, actor=actor, person=person, kind=kind, note=posted["note"],
-                                  now=now(), policy=duty_policy())
+                                  now=now(), policy=policies().duty)
     except AppError as error:
         return _refused(error, back, "sanctions")
     commit()
@@ -265,7 +264,7 @@ def start_spot_check(person_id: int) -> Response:
     within = timedelta(minutes=minutes) if minutes is not None else None
     try:
         task = tasks.create_spot_check(session=session, actor=actor, person=person, now=now(),
-                                       policy=spot_check_policy(), respond_within=within)
+                                       policy=policies().spot_checks, respond_within=within)
     except AppError as error:
         return _refused(error, back, "tasks")
     commit()

@@ -12,11 +12,9 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from server.composition import build_services
 from server.config import check_service_config, load_config, log_format
 from server.logs import configure_logging
-from storage.blobs import make_blob_store
-from storage.db import Database
-from supervision.clock import Clock
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -73,18 +71,17 @@ def _init_hostile_input(app: Flask) -> None:
 
 def _init_extensions(app: Flask, config: dict[str, Any]) -> None:
     from server.jobs import ENTRY_POINT
-    from web import auth, db, messaging
+    from web import auth, db, idempotency, messaging
     from web.api import ProblemApi
     from web.jobs import jobs
     from web.limiter import limiter
     from web.problems import register_problem_handlers
 
-    database = Database()
-    database.configure(config["DATABASE_URL"], echo=config["DB_ECHO"], keyring=config["KEYRING"])
-    db.init_app(app, database, make_blob_store(config))
-    app.extensions["checkin.clock"] = config.get("CLOCK") or Clock()
+    services = build_services(config, echo_sql=config["DB_ECHO"])
+    db.init_app(app, services)
+    idempotency.init_app(app)
     jobs.init_app(app, rq_entry=ENTRY_POINT)
-    messaging.init_app(app, database)
+    messaging.init_app(app, services.database)
 
     auth.init_app(app)
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from server.commands.demo import demo
 from server.commands.faces import eval_faces
 from server.commands.lifecycle import export_person, fsck, purge, rotate_keys
+from server.composition import Services, build_services
 from server.config import ConfigError, check_service_config, load_config, log_format
 from server.logs import configure_logging
 from server.progress import progress
@@ -34,12 +35,9 @@ def _config(*, service: bool = False) -> dict[str, Any]:
     return config
 
 
-def _database(config: dict[str, Any]):  # type: ignore[no-untyped-def]
-    from storage.db import Database
-
-    db = Database()
-    db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
-    return db
+def _services(*, service: bool = False) -> Services:
+    """The command's services, built from the checked configuration."""
+    return build_services(_config(service=service))
 
 
 def _first_line(text: str) -> str:
@@ -158,7 +156,7 @@ def create_office(code: str, name: str, county: str, timezone: str) -> None:
     from supervision import accounts
     from supervision.errors import AppError
 
-    with _database(_config()).transaction() as session:
+    with _services().database.transaction() as session:
         try:
             office = accounts.create_office(session=session, code=code, name=name, county=county, timezone=timezone)
         except AppError as exc:
@@ -181,7 +179,7 @@ def create_officer(username: str, office_code: str, admin: bool, display_name: s
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _database(_config()).transaction() as session:
+    with _services().database.transaction() as session:
         try:
             account = accounts.create_account(session=session, username=username, password=password,
                                               office_code=office_code, admin=admin, display_name=display_name)
@@ -232,34 +230,27 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 @click.option("--fsck", "with_fsck", is_flag=True, help="Also check rows against blobs and remove old orphans")
 def sweep(with_purge: bool, with_fsck: bool) -> None:
     """Raise alerts for missed check-ins, missed spot checks, repeated failures and overdue leave (run from cron)."""
-    from storage.blobs import make_blob_store
-    from supervision.clock import Clock
-    from supervision.sweep import SweepSettings, run_lifecycle, run_sweep
-
-    config = _config()
-    try:
-        settings = SweepSettings.from_config(config)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
     from supervision import messages
+    from supervision.sweep import run_lifecycle, run_sweep
 
-    database = _database(config)
+    services = _services()
+    config, database, clock = services.config, services.database, services.clock
     started = time.monotonic()
     log.info("sweep: started", extra={"task": "sweep"})
     with database.transaction() as session:
-        counts = run_sweep(session=session, now=Clock().now(), settings=settings)
+        counts = run_sweep(session=session, now=clock.now(), settings=services.policies.sweep)
         new_messages = messages.take_new_message_ids(session)
     sender = messages.sender_from_config(config)
     if sender.delivers and new_messages:
         # After the commit: the reminders are in the inboxes whatever the gateway does.
         delivery = messages.deliver_messages(open_session=database.session, sender=sender, message_ids=new_messages,
-                                             clock=Clock())
+                                             clock=clock)
         counts.update({f"messages_{key}": value for key, value in delivery.items()})
     if with_purge or with_fsck:
         steps = " and ".join(name for name, wanted in (("purge", with_purge), ("fsck", with_fsck)) if wanted)
         log.info("sweep: %s started after %.1f s", steps, time.monotonic() - started, extra={"task": "sweep"})
         with database.transaction() as session:
-            counts.update(run_lifecycle(session=session, blobs=make_blob_store(config), now=Clock().now(),
+            counts.update(run_lifecycle(session=session, blobs=services.blobs, now=clock.now(),
                                         config=config, purge=with_purge, fsck=with_fsck))
         if counts.get("blobs_missing"):
             log.warning("sweep: %d rows point to missing blobs (`checkin fsck` lists them)", counts["blobs_missing"],
@@ -279,18 +270,16 @@ def spot_checks(seed: int | None, office_code: str | None) -> None:
     from storage.models import Office
     from supervision import tasks
     from supervision.actors import SYSTEM
-    from supervision.clock import Clock
 
-    config = _config()
-    policy = tasks.SpotCheckPolicy.from_config(config)
-    with _database(config).transaction() as session:
+    services = _services()
+    with services.database.transaction() as session:
         office_id = None
         if office_code:
             office_id = session.scalar(select(Office.id).where(Office.code == office_code))
             if office_id is None:
                 raise click.ClickException(f"No office {office_code}.")
-        draw = tasks.draw_spot_checks(session=session, actor=SYSTEM, now=Clock().now(), policy=policy, seed=seed,
-                                      office_id=office_id)
+        draw = tasks.draw_spot_checks(session=session, actor=SYSTEM, now=services.clock.now(),
+                                      policy=services.policies.spot_checks, seed=seed, office_id=office_id)
         click.echo(f"seed={draw.seed} eligible={draw.eligible} spot_checks={len(draw.tasks)}")
 
 
@@ -318,25 +307,22 @@ def reencode(template: str, force: bool, batch: int) -> None:
 
     from sqlalchemy import select
 
-    from storage.blobs import make_blob_store
     from storage.models import ReferenceFace
     from supervision import faces
     from supervision.actors import SYSTEM
     from supervision.audit import AuditAction, record_event
-    from supervision.clock import Clock
     from verification.embedders import DLIB, SFACE
     from verification.engine import get_engine
 
-    config = _config()
-    engine = get_engine(config["FACE_ENGINE"])
+    services = _services()
+    engine = services.engine
     keys = {"current": engine.template_keys, "sface": (SFACE,), "dlib": (DLIB,)}[template]
     if any(key not in engine.embedders for key in keys):
         # An embedder the configured matcher does not use: the configured engine with both templates.
         import dataclasses
 
         engine = get_engine(dataclasses.replace(engine.settings, matcher="sface+dlib"))
-    blobs = make_blob_store(config)
-    db = _database(config)
+    blobs, db, clock = services.blobs, services.database, services.clock
     with db.transaction() as session:
         ids = list(session.scalars(select(ReferenceFace.id).where(ReferenceFace.deleted_at.is_(None))
                                    .order_by(ReferenceFace.id)))
@@ -350,13 +336,13 @@ def reencode(template: str, force: bool, batch: int) -> None:
                         ReferenceFace.id.in_(ids[start:start + batch])).order_by(ReferenceFace.id)):
                     outcome = faces.reencode_reference(session=session, blobs=blobs, engine=engine,
                                                        reference=reference, keys=keys, force=force,
-                                                       now=Clock().now())
+                                                       now=clock.now())
                     counts[outcome] += 1
                     if outcome == "unusable":
                         unusable.append(reference.id)
                     update(1)
     with db.transaction() as session:
-        record_event(session=session, actor=SYSTEM, action=AuditAction.FACES_REENCODED, at=Clock().now(),
+        record_event(session=session, actor=SYSTEM, action=AuditAction.FACES_REENCODED, at=clock.now(),
                      target_type="reference_face", details={"templates": list(keys), "force": force,
                                                             "counts": dict(counts), "unusable": unusable[:200]})
     click.echo(f"templates {', '.join(keys)}: encoded={counts['encoded']} present={counts['present']} "

@@ -448,19 +448,15 @@ def _engine_settings(config: dict[str, Any]) -> Any:
 
 
 def _check_rules(config: dict[str, Any]) -> None:
-    # Bad rule settings fail at start-up, not on the first request that needs them.
-    from supervision.activities import ActivityPolicy
-    from supervision.leave import LeavePolicy
-    from supervision.messages import ReminderPolicy, sender_from_config
-    from supervision.sweep import SweepSettings
+    # Bad rule settings fail at start-up, not on the first request that needs them; the policies built here are
+    # the ones the app, the worker and the CLI use (server.composition).
+    from supervision.messages import sender_from_config
+    from supervision.policies import Policies
     from web.idempotency import IdempotencySettings
 
     try:
-        LeavePolicy.from_config(config)
-        SweepSettings.from_config(config)
+        config["POLICIES"] = Policies.from_config(config)
         IdempotencySettings.from_config(config)
-        ActivityPolicy.from_config(config)
-        ReminderPolicy.from_config(config)
         sender_from_config(config)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"supervision rules: {exc}") from exc

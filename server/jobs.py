@@ -1,5 +1,5 @@
-"""The RQ side of background jobs: a worker process builds its own database, blob store, engine and clock
-from configuration and runs job functions named by dotted path (see web.jobs)."""
+"""The RQ side of background jobs: a worker process builds its services (database, blob store, engine, clock) from
+configuration with the composition root's build_services and runs job functions named by dotted path (see web.jobs)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from server.composition import Services, build_services
 from server.config import load_config
 
 # The web process enqueues this entry point with the job's "module:function" and keyword arguments.
@@ -16,39 +17,28 @@ ENTRY_POINT = "server.jobs.run_job"
 _ALLOWED_MODULES = ("supervision.",)
 
 _context: dict[str, Any] | None = None
-_database: Any = None
+_services: Services | None = None
 _lock = threading.Lock()
 
 
 def configure_worker(config: Mapping[str, Any]) -> dict[str, Any]:
     """Build (and keep for this process) the job context from a resolved configuration."""
-    global _context, _database
-    from storage.blobs import make_blob_store
-    from storage.db import Database
-    from supervision.clock import Clock
-    from verification.engine import get_engine
-
-    database = Database()
-    database.configure(config["DATABASE_URL"], keyring=config.get("KEYRING"))
-    context = {
-        "open_session": database.session,
-        "blobs": make_blob_store(config),
-        "engine": get_engine(config["FACE_ENGINE"]),
-        "clock": config.get("CLOCK") or Clock(),
-    }
+    global _context, _services
+    services = build_services(config)
+    context = services.job_context()
     reset_worker()
     with _lock:
-        _context, _database = context, database
+        _context, _services = context, services
     return context
 
 
 def reset_worker() -> None:
     """Forget the job context and close its database connections."""
-    global _context, _database
+    global _context, _services
     with _lock:
-        database, _context, _database = _database, None, None
-    if database is not None and database.engine is not None:
-        database.engine.dispose()
+        services, _context, _services = _services, None, None
+    if services is not None:
+        services.close()
 
 
 def _worker_context() -> dict[str, Any]:

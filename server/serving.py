@@ -85,11 +85,11 @@ def warm_app() -> Flask:
     import logging
 
     from server import create_app
-    from verification.engine import get_engine, warm_up
+    from verification.engine import warm_up
 
     # Python warnings (a library's deprecation notice at import) become log records, in the log format too.
     logging.captureWarnings(True)
     tune_allocator()  # inherited from the arbiter under `checkin serve`; set here for other launchers
     app = create_app()
-    warm_up(get_engine(app.config["CHECKIN"]["FACE_ENGINE"]))
+    warm_up(app.extensions["checkin.services"].engine)
     return app

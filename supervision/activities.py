@@ -595,14 +595,13 @@ def sweep_missing_checkouts(*, session: Session, now: datetime, policy: Activity
     return changed
 
 
-def sweep_activities(*, session: Session, now: datetime, duties: DutyPolicy, config: Mapping[str, Any],
-                     lookback: timedelta) -> dict[str, int]:
+def sweep_activities(*, session: Session, now: datetime, duties: DutyPolicy, policy: ActivityPolicy,
+                     reminders: messages.ReminderPolicy, lookback: timedelta) -> dict[str, int]:
     """The sweep's steps of this issue: reminders in the inbox (duty window open, return due, session near),
     attendances without check-out to review, monthly shortfalls and the warnings before them."""
-    policy = ActivityPolicy.from_config(config)
     offices = [(int(i), str(c), str(z or policy.timezone)) for i, c, z in
                session.execute(select(Office.id, Office.code, Office.timezone))]
-    counts = messages.sweep_messages(session=session, now=now, duties=duties, config=config, lookback=lookback,
+    counts = messages.sweep_messages(session=session, now=now, duties=duties, policy=reminders, lookback=lookback,
                                      offices=offices)
     counts["attendance_missing_check_out"] = sweep_missing_checkouts(session=session, now=now, policy=policy)
     counts.update(sweep_shortfalls(session=session, now=now, policy=policy, lookback=lookback, offices=offices))

@@ -372,10 +372,9 @@ def sweep_reminders(*, session: Session, now: datetime, policy: ReminderPolicy, 
     return insert_messages(session, select(rows.subquery()).where(true()))
 
 
-def sweep_messages(*, session: Session, now: datetime, duties: DutyPolicy, config: Mapping[str, Any],
+def sweep_messages(*, session: Session, now: datetime, duties: DutyPolicy, policy: ReminderPolicy,
                    lookback: timedelta, offices: Sequence[tuple[int, str, str]]) -> dict[str, int]:
     """The sweep's reminders: open duty windows, returns from leave due, sessions near."""
-    policy = ReminderPolicy.from_config(config)
     return {
         "messages_duty_window_open": sweep_open_windows(session=session, now=now, policy=duties, offices=offices),
         "messages_reminders": sweep_reminders(session=session, now=now, policy=policy, lookback=lookback),

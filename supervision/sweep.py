@@ -44,8 +44,10 @@ from storage.models import Alert, Checkin, IdempotencyRecord, Office, Person, Ta
 from storage.models._types import UTCDateTime
 from supervision import activities
 from supervision.accounts import prune_login_attempts
+from supervision.activities import ActivityPolicy
 from supervision.duties import CAPTURE_SLACK, FULFILLING, PENDING, DutyPolicy, DutyWindow, ResolvedDuties
 from supervision.leave import LeavePolicy, sweep_leave
+from supervision.messages import ReminderPolicy
 from supervision.tasks import SpotCheckPolicy
 from supervision.tracking import LocationPolicy, run_location_sweep
 
@@ -63,9 +65,10 @@ class SweepSettings:
     lookback: timedelta = timedelta(hours=72)
     failure_count: int = 3
     failure_window: timedelta = timedelta(hours=24)
-    # The resolved settings, for the rules of other modules (leave); leave_policy wins when given.
-    config: Mapping[str, Any] = field(default_factory=dict)
-    leave_policy: Any = None
+    # The rules of the other modules the sweep applies.
+    leave: LeavePolicy = field(default_factory=LeavePolicy)
+    activities: ActivityPolicy = field(default_factory=ActivityPolicy)
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     # Finished Idempotency-Key answers are replayed this long, then pruned.
     idempotency_retention: timedelta = timedelta(hours=72)
     # Location supervision between check-ins (supervision/tracking.py).
@@ -83,7 +86,9 @@ class SweepSettings:
         return cls(duties=DutyPolicy.from_config(config), spot_checks=SpotCheckPolicy.from_config(config),
                    lookback=timedelta(hours=float(config.get("SWEEP_LOOKBACK_HOURS", 72))), failure_count=count,
                    failure_window=timedelta(hours=float(config.get("REPEATED_FAILURES_WINDOW_HOURS", 24))),
-                   config=config, idempotency_retention=retention, location=LocationPolicy.from_config(config))
+                   idempotency_retention=retention, location=LocationPolicy.from_config(config),
+                   leave=LeavePolicy.from_config(config), activities=ActivityPolicy.from_config(config),
+                   reminders=ReminderPolicy.from_config(config))
 
 
 def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapping[str, Any]) -> dict[str, int]:
@@ -98,7 +103,8 @@ def run_sweep(*, session: Session, now: datetime, settings: SweepSettings | Mapp
                                                           window=settings.failure_window)
     counts.update(_sweep_leave(session=session, now=now, settings=settings))
     counts.update(activities.sweep_activities(session=session, now=now, duties=settings.duties,
-                                              config=settings.config, lookback=settings.lookback))
+                                              policy=settings.activities, reminders=settings.reminders,
+                                              lookback=settings.lookback))
     counts["idempotency_pruned"] = prune_idempotency_records(session=session, now=now,
                                                              retention=settings.idempotency_retention)
     counts["login_attempts_pruned"] = prune_login_attempts(session=session, now=now)
@@ -474,5 +480,5 @@ def prune_idempotency_records(*, session: Session, now: datetime, retention: tim
 
 
 def _sweep_leave(*, session: Session, now: datetime, settings: SweepSettings) -> dict[str, int]:
-    policy = settings.leave_policy or LeavePolicy.from_config(settings.config)
-    return {f"leave_{name}": value for name, value in sweep_leave(session=session, now=now, policy=policy).items()}
+    counts = sweep_leave(session=session, now=now, policy=settings.leave)
+    return {f"leave_{name}": value for name, value in counts.items()}

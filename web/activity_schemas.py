@@ -7,19 +7,15 @@ import re
 from datetime import date
 from typing import Any
 
-from flask import current_app
 from marshmallow import ValidationError, fields, validate
 
 from storage.enums import ActivityKind, AttendanceDecision, SupervisionLevel, TalkKind
 from supervision import activities
+from web.db import policies
 from web.schemas import Id, PlausibleDateTime, StrictSchema
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
-
-def activity_policy() -> activities.ActivityPolicy:
-    """The attendance and monthly-hours rules from configuration."""
-    return activities.ActivityPolicy.from_config(current_app.config["CHECKIN"])
 
 
 class VenueSchema(StrictSchema):
@@ -115,7 +111,7 @@ class ProgressSchema(StrictSchema):
 
 def progress(session: Any, person: Any, month: date | None, at: Any) -> dict[str, Any]:
     """The month's progress of person (default: the month of at in the office's time zone)."""
-    policy = activity_policy()
+    policy = policies().activities
     if month is None:
         month = at.astimezone(activities.office_zone(person, policy)).date()
     return activities.month_progress(session=session, person=person, month=month, policy=policy)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,9 +15,30 @@ from sqlalchemy.orm import Session
 
 from storage.blobs import BlobStore, DerivedKeys
 from storage.db import Database
-from verification.engine import FaceEngine, get_engine
+from supervision.clock import Clock
+from supervision.policies import Policies
+from verification.engine import FaceEngine
 
 log = logging.getLogger(__name__)
+
+
+class AppServices(Protocol):
+    """What the app takes from the composition root (server.composition.Services), built once at start-up."""
+
+    @property
+    def database(self) -> Database: ...
+    @property
+    def blobs(self) -> BlobStore: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def policies(self) -> Policies: ...
+    @property
+    def engine(self) -> FaceEngine: ...
+
+
+def _services() -> AppServices:
+    return current_app.extensions["checkin.services"]
 
 
 def database() -> Database:
@@ -118,16 +139,28 @@ def _close_session(_exc: BaseException | None) -> None:
             session.close()
 
 
-def init_app(app: Flask, db: Database, blob_store: BlobStore) -> None:
-    """Attach the database and blob store to app."""
-    app.extensions["checkin.db"] = db
-    app.extensions["checkin.blobs"] = blob_store
+def init_app(app: Flask, services: AppServices) -> None:
+    """Attach the composition root's services to app."""
+    app.extensions["checkin.services"] = services
+    # The database and the blob store also stand under their own names, where a test puts a failing one.
+    app.extensions["checkin.db"] = services.database
+    app.extensions["checkin.blobs"] = services.blobs
     app.teardown_appcontext(_close_session)
 
 
+def clock() -> Clock:
+    """The app's clock (replaceable in tests)."""
+    return _services().clock
+
+
 def now() -> datetime:
-    """The app clock's current UTC time (replaceable in tests)."""
-    return current_app.extensions["checkin.clock"].now()
+    """The app clock's current UTC time."""
+    return clock().now()
+
+
+def policies() -> Policies:
+    """The deployment's domain policies, built once from configuration when the app was created."""
+    return _services().policies
 
 
 def app_config(key: str) -> Any:
@@ -137,4 +170,4 @@ def app_config(key: str) -> Any:
 
 def face_engine() -> FaceEngine:
     """The process-wide face engine for this app's settings (models load on first use)."""
-    return get_engine(current_app.config["CHECKIN"]["FACE_ENGINE"])
+    return _services().engine

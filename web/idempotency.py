@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, json, make_response, request
+from flask import Flask, Response, current_app, g, json, make_response, request
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -258,6 +258,11 @@ def _still_owned(reservation: Reservation) -> bool:
     return token is None or token == reservation.token
 
 
+def init_app(app: Flask) -> None:
+    """Keep the app's settings, read once from configuration (load_config has checked them)."""
+    app.extensions["checkin.idempotency"] = IdempotencySettings.from_config(app.config["CHECKIN"])
+
+
 def idempotent(view: F) -> F:
     """Honour an Idempotency-Key header on a mutating endpoint (place under auth_required)."""
 
@@ -270,7 +275,7 @@ def idempotent(view: F) -> F:
             raise ValidationFailed({"Idempotency-Key": ["Use 1 to 200 characters."]})
         actor = current_actor()
         scope = f"{actor.role}:{actor.id}"
-        settings = IdempotencySettings.from_config(current_app.config["CHECKIN"])
+        settings: IdempotencySettings = current_app.extensions["checkin.idempotency"]
         fingerprint = request_fingerprint()
         try:
             outcome = acquire(scope, key, fingerprint, settings)

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from web.db import database, face_engine
+from web.db import clock, database, face_engine
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class JobRunner:
             "open_session": database().session,
             "blobs": current_app.extensions["checkin.blobs"],
             "engine": face_engine(),
-            "clock": current_app.extensions["checkin.clock"],
+            "clock": clock(),
         }
         if backend.mode == "sync":
             job(**context, **kwargs)

@@ -3,26 +3,16 @@ logins); flask-limiter (memory by default, Redis when CHECKIN_RATELIMIT_STORAGE_
 
 from __future__ import annotations
 
-from datetime import timedelta
 from math import ceil
 
-from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
 from supervision import accounts
-from supervision.accounts import LoginLimit
-from web.db import commit, db_session, now
+from web.db import commit, db_session, now, policies
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True, strategy="moving-window")
-
-
-def login_limits(setting: str) -> list[LoginLimit]:
-    """A CHECKIN_LOGIN_*_LIMIT value ("5 per 5 minutes", "20/minute; 100/hour") as limits."""
-    return [LoginLimit(item.amount, timedelta(seconds=item.get_expiry()))
-            for item in parse_many(str(current_app.config["CHECKIN"][setting]))]
 
 
 class LoginGuard:
@@ -51,9 +41,10 @@ def guard_login(username: str, address: str | None) -> LoginGuard:
     no other work yet.
     """
     session = db_session()
+    limits = policies().login
     attempt_id, refusal = accounts.admit_login_attempt(
         session=session, username=username, address=address, now=now(),
-        username_limits=login_limits("LOGIN_FAILURE_LIMIT"), address_limits=login_limits("LOGIN_RATE_LIMIT"))
+        username_limits=list(limits.username), address_limits=list(limits.address))
     commit()
     if refusal is not None or attempt_id is None:
         wait = refusal.retry_after.total_seconds() if refusal is not None else 1

@@ -58,17 +58,15 @@ def demo(faces_dir: Path, persons: int, refs: int, username: str) -> None:
     """
     from sqlalchemy import select
 
-    from server.cli import _config, _database
+    from server.cli import _services
     from storage import migrate
-    from storage.blobs import make_blob_store
     from storage.models import Account, Office, Person
     from supervision import accounts
-    from supervision.clock import Clock
     from supervision.errors import AppError
     from supervision.passwords import hash_password
-    from verification.engine import get_engine
 
-    config = _config()
+    services = _services()
+    config = services.config
     if refs < int(config["MIN_REFERENCES"]):
         raise click.BadParameter(f"at least CHECKIN_MIN_REFERENCES={config['MIN_REFERENCES']} are needed for a "
                                  "verified check-in", param_hint="--refs")
@@ -77,14 +75,12 @@ def demo(faces_dir: Path, persons: int, refs: int, username: str) -> None:
         raise click.ClickException(f"no identities in {faces_dir}: expected one sub-folder of photos per person "
                                    "(e.g. ../shared/faces/people/Colin_Powell/1.jpg)")
     migrate.upgrade(config["DATABASE_URL"])
-    blobs = make_blob_store(config)
-    engine = get_engine(config["FACE_ENGINE"])
-    now = Clock().now()
+    blobs, engine, now = services.blobs, services.engine, services.clock.now()
     officer_password = secrets.token_urlsafe(12)
     person_password = secrets.token_urlsafe(9)
     lines: list[str] = []
     tries: list[tuple[str, Path]] = []
-    with _database(config).transaction() as session:
+    with services.database.transaction() as session:
         office = session.scalar(select(Office).where(Office.code == OFFICE)) or accounts.create_office(
             session=session, code=OFFICE, name="示范司法所 (demo office)", county="示范区")
         officer = session.scalar(select(Account).where(Account.username == username))

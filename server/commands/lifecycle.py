@@ -9,41 +9,25 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import click
 
-from server.config import ConfigError, load_config, log_format
-from server.logs import configure_logging
+from server.composition import Services
 from server.progress import progress
 
 log = logging.getLogger("checkin.lifecycle")
 
 
 @contextmanager
-def _context() -> Iterator[tuple[dict[str, Any], Any, Any]]:
-    """The configuration, database and blob store of one command; the database's connections are closed after."""
-    from storage.blobs import make_blob_store
-    from storage.db import Database
+def _context() -> Iterator[Services]:
+    """The services of one command; the database's connections are closed after."""
+    from server.cli import _services
 
+    services = _services()
     try:
-        config = load_config()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    configure_logging(log_format(config), config["LOG_LEVEL"])
-    db = Database()
-    db.configure(config["DATABASE_URL"], keyring=config["KEYRING"])
-    try:
-        yield config, db, make_blob_store(config)
+        yield services
     finally:
-        assert db.engine is not None
-        db.engine.dispose()
-
-
-def _now() -> Any:
-    from supervision.clock import Clock
-
-    return Clock().now()
+        services.close()
 
 
 @click.command("purge")
@@ -55,13 +39,9 @@ def purge(apply: bool, batch: int) -> None:
     events; decision records stay. Dry run unless --apply; idempotent; audit-logged with counts."""
     from supervision import retention
 
-    with _context() as (config, db, blobs):
-        try:
-            settings = retention.RetentionSettings.from_config(config)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from exc
-        now = _now()
-        session = db.session()
+    with _context() as services:
+        settings, blobs, now = services.policies.retention, services.blobs, services.clock.now()
+        session = services.database.session()
         try:
             plan = retention.plan_purge(session=session, now=now, settings=settings)
             total = retention.due_total(plan)
@@ -96,7 +76,8 @@ def rotate_keys(batch: int) -> None:
     the older keys can be removed from the ring."""
     from supervision import keys as key_service
 
-    with _context() as (config, db, blobs):
+    with _context() as services:
+        config, db, blobs = services.config, services.database, services.blobs
         counts: Counter[str] = Counter()
         with db.transaction() as session:
             template_ids = key_service.stale_template_ids(session)
@@ -117,7 +98,7 @@ def rotate_keys(batch: int) -> None:
                                                                         ids=encoding_ids[start:start + batch])
                 update(len(encoding_ids[start:start + batch]))
         with db.transaction() as session:
-            key_service.record_rotation(session=session, now=_now(), counts=dict(counts))
+            key_service.record_rotation(session=session, now=services.clock.now(), counts=dict(counts))
         click.echo(f"newest key {newest}: blobs rewrapped={counts['rewrapped']} current={counts['current']} "
                    f"missing={counts['missing']} failed={counts['failed']}; templates={counts['templates']} "
                    f"encodings={counts['encodings']}")
@@ -136,8 +117,8 @@ def fsck(repair: bool, grace_minutes: int) -> None:
 
     from supervision import fsck as checks
 
-    with _context() as (config, db, blobs):
-        now = _now()
+    with _context() as services:
+        config, db, blobs, now = services.config, services.database, services.blobs, services.clock.now()
         started = time.monotonic()
         log.info("fsck: listing rows and blobs", extra={"task": "fsck"})
         lease = timedelta(seconds=float(config["IDEMPOTENCY_LEASE_SECONDS"]))
@@ -172,12 +153,14 @@ def export_person(code: str, output: Path, reason: str) -> None:
     from supervision.errors import NotFound
     from supervision.export import export_person as build
 
-    with _context() as (_config, db, blobs):
+    with _context() as services:
+        db, blobs = services.database, services.blobs
         started = time.monotonic()
         log.info("export-person %s: collecting records and evidence", code, extra={"task": "export-person"})
         with db.transaction() as session:
             try:
-                payload, summary = build(session=session, blobs=blobs, code=code, now=_now(), reason=reason)
+                payload, summary = build(session=session, blobs=blobs, code=code, now=services.clock.now(),
+                                         reason=reason)
             except NotFound as exc:
                 raise click.ClickException(exc.detail) from exc
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -164,20 +164,18 @@ def test_frames_of_an_unrelated_person_are_rejected(client, auth, enrolled, cloc
 
 
 # ------------------------------------------------------------------------------------------------- policy
-@pytest.mark.parametrize("overrides", [{"LIVENESS_MODE": "always"}, {"LIVENESS_BY_LEVEL": {"ordinary": "always"}}])
-def test_when_policy_requires_liveness_a_plain_checkin_is_refused(app, overrides, client, auth, enrolled, clock,
-                                                                  selfie, db_session):
-    app.config["CHECKIN"].update(overrides)  # read per request
-
+# The policy is built once, when the app is created: each test configures its app.
+@pytest.mark.parametrize("app_overrides", [{"JOBS_SYNC": True, "LIVENESS_MODE": "always"},
+                                           {"JOBS_SYNC": True, "LIVENESS_BY_LEVEL": {"ordinary": "always"}}])
+def test_when_policy_requires_liveness_a_plain_checkin_is_refused(client, auth, enrolled, clock, selfie, db_session):
     response = _checkin(client, auth.person("P001"), selfie, clock.now())
 
     assert_problem(response, 422, "liveness_required")
     assert db_session.scalar(select(func.count()).select_from(Checkin)) == 0
 
 
-def test_a_per_level_policy_applies_to_that_level_only(app, client, auth, enrolled, office, db_session, clock,
-                                                       selfie):
-    app.config["CHECKIN"]["LIVENESS_BY_LEVEL"] = {"strict": "always"}
+@pytest.mark.parametrize("app_overrides", [{"JOBS_SYNC": True, "LIVENESS_BY_LEVEL": {"strict": "always"}}])
+def test_a_per_level_policy_applies_to_that_level_only(client, auth, enrolled, office, db_session, clock, selfie):
     make_person(db_session, office, "P002", supervision_level="strict")
 
     ordinary = _checkin(client, auth.person("P001"), selfie, clock.now())
@@ -187,9 +185,9 @@ def test_a_per_level_policy_applies_to_that_level_only(app, client, auth, enroll
     assert_problem(strict, 422, "liveness_required")
 
 
-def test_spot_check_mode_requires_liveness_only_for_spot_check_answers(app, client, auth, enrolled, clock, selfie,
+@pytest.mark.parametrize("app_overrides", [{"JOBS_SYNC": True, "LIVENESS_MODE": "spot_checks"}])
+def test_spot_check_mode_requires_liveness_only_for_spot_check_answers(client, auth, enrolled, clock, selfie,
                                                                        db_session, media_dir):
-    app.config["CHECKIN"]["LIVENESS_MODE"] = "spot_checks"
     task = Task(person_id=enrolled.id, office_id=enrolled.office_id, kind="spot_check", status="open",
                 created_at=clock.now(), due_at=clock.now() + timedelta(hours=1))
     db_session.add(task)
