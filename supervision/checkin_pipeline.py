@@ -122,14 +122,16 @@ def submit_checkin(ctx: CheckinContext, submission: Submission, purpose: Purpose
 
 
 # ----------------------------------------------------------------------------------------------- stages
+def _kind(submission: Submission, purpose: Purpose) -> str:
+    # Answering a spot check makes any check-in a spot-check answer.
+    return CheckinKind.SPOT_CHECK if submission.task_id is not None else purpose.kind
+
+
 def _liveness(ctx: CheckinContext, submission: Submission, purpose: Purpose,
               references: _References) -> dict[str, Any] | None:
-    kind = CheckinKind.SPOT_CHECK if submission.task_id is not None else purpose.kind
-    if not ctx.liveness.applies_to(kind):
-        return None
     return checkin_liveness(session=ctx.session, engine=ctx.engine, person=submission.person,
-                            clip=submission.liveness, policy=ctx.liveness,
-                            answering_task=submission.task_id is not None, references=references, now=ctx.now)
+                            clip=submission.liveness, policy=ctx.liveness, kind=_kind(submission, purpose),
+                            references=references, now=ctx.now)
 
 
 def _check_capture_time(ctx: CheckinContext, submission: Submission) -> None:
@@ -204,7 +206,7 @@ def _new_checkin(ctx: CheckinContext, submission: Submission, purpose: Purpose, 
     person, fix = submission.person, submission.fix
     return Checkin(
         person_id=person.id, office_id=person.office_id,
-        kind=CheckinKind.SPOT_CHECK if task is not None else purpose.kind,
+        kind=_kind(submission, purpose),
         task_id=task.id if task is not None else None, leave_request_id=purpose.leave_request_id,
         device_id=submission.device_id, device_bound=device_bound,
         received_at=ctx.now, captured_at=submission.captured_at,

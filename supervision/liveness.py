@@ -30,14 +30,6 @@ MAX_ACTIONS = 3
 LIVENESS_MODES = ("off", "spot_checks", "always")
 
 
-def liveness_required(*, mode: str, by_level: Mapping[str, str], level: str, answering_task: bool) -> bool:
-    """Whether a check-in by a person at this supervision level must carry a liveness challenge."""
-    effective = by_level.get(level, mode)
-    if effective not in LIVENESS_MODES:
-        raise ValueError(f"unknown liveness mode {effective!r}; use one of {', '.join(LIVENESS_MODES)}")
-    return effective == "always" or (effective == "spot_checks" and answering_task)
-
-
 def random_actions() -> list[str]:
     """Two or three different actions in a random order, from a cryptographic source."""
     count = MIN_ACTIONS + secrets.randbelow(MAX_ACTIONS - MIN_ACTIONS + 1)
@@ -122,9 +114,14 @@ class LivenessPolicy:
         attendance at a session, where an officer or the venue is the second check)."""
         return kind in (CheckinKind.SCHEDULED, CheckinKind.SPOT_CHECK)
 
-    def required(self, *, level: str, answering_task: bool) -> bool:
-        """Whether a check-in by a person at this supervision level must carry a liveness challenge."""
-        return liveness_required(mode=self.mode, by_level=self.by_level, level=level, answering_task=answering_task)
+    def required(self, *, level: str, kind: str) -> bool:
+        """Whether a check-in of this kind by a person at this supervision level must carry a liveness challenge."""
+        effective = self.by_level.get(level, self.mode)
+        if effective not in LIVENESS_MODES:
+            raise ValueError(f"unknown liveness mode {effective!r}; use one of {', '.join(LIVENESS_MODES)}")
+        if effective == "always":
+            return self.applies_to(kind)
+        return effective == "spot_checks" and kind == CheckinKind.SPOT_CHECK
 
 
 @dataclass(frozen=True)
@@ -138,14 +135,17 @@ class LivenessClip:
 
 
 def checkin_liveness(*, session: Session, engine: FaceEngine, person: Person, clip: LivenessClip,
-                     policy: LivenessPolicy, answering_task: bool, references: Callable[[], ReferenceSet],
+                     policy: LivenessPolicy, kind: str, references: Callable[[], ReferenceSet],
                      now: datetime) -> dict[str, Any] | None:
     """Apply the liveness policy to a check-in: consume its challenge and judge its clip, or refuse.
 
-    None when the check-in carries no challenge and the policy does not ask for one.
+    None when the policy does not guard this kind of check-in (a clip sent with it is ignored), or when the
+    check-in carries no challenge and the policy does not ask for one.
     """
+    if not policy.applies_to(kind):
+        return None
     if clip.challenge_id is None:
-        if policy.required(level=person.supervision_level, answering_task=answering_task):
+        if policy.required(level=person.supervision_level, kind=kind):
             raise RuleViolation("This check-in needs a liveness challenge: ask for one and record the actions.",
                                 code="liveness_required")
         return None
