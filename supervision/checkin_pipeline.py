@@ -111,7 +111,7 @@ def submit_checkin(ctx: CheckinContext, submission: Submission, purpose: Purpose
     task = _open_task(ctx.session, person, submission.task_id) if submission.task_id is not None else None
     duplicate_of = _replay_of(ctx.session, person.id, submission.photo)
     analysis, error = _analyse(ctx.engine, submission.photo) if duplicate_of is None else (None, None)
-    stored = _keep_evidence(ctx, submission.photo, error)
+    stored = _keep_evidence(ctx, submission.photo, analysis, error)
     found = (_match(ctx, submission, purpose, analysis, references) if analysis is not None else None)
     device_bound = accounts.is_bound_device(session=ctx.session, person_id=person.id, device_id=submission.device_id)
     verdict = judge(_facts(submission, task, duplicate_of, error, found, device_bound, liveness, ctx.now), ctx.policy)
@@ -162,13 +162,14 @@ def _analyse(engine: FaceEngine, photo: Payload) -> tuple[FaceAnalysis | None, I
         return None, exc
 
 
-def _keep_evidence(ctx: CheckinContext, photo: Payload,
+def _keep_evidence(ctx: CheckinContext, photo: Payload, analysis: FaceAnalysis | None,
                    error: ImageError | QualityError | None) -> StoredBlob | None:
     # Photos that decoded are kept as evidence (failed attempts included); bytes that are no usable image are not.
     if isinstance(error, ImageError):
         return None
-    content_type = (error.content_type if error is not None else None) or photo.content_type
-    stored = ctx.blobs.put(photo, content_type=content_type or "application/octet-stream")
+    # The engine names the type of what it decoded; a replay (not analysed) keeps the type sniffed on arrival.
+    decoded_as = analysis.content_type if analysis is not None else error.content_type if error is not None else None
+    stored = ctx.blobs.put(photo, content_type=decoded_as or photo.content_type or "application/octet-stream")
     on_rollback(ctx.session, lambda: ctx.blobs.delete(stored.key))
     return stored
 
