@@ -17,13 +17,11 @@ def payload(upload: FileStorage) -> Payload:
     The idempotency fingerprint, the replay guard and the blob store all read the same Payload, so the bytes are
     read, hashed and sniffed once.
     """
-    cache: dict[int, Payload] = g.setdefault("uploads", {})
-    found = cache.get(id(upload))
+    # Keyed by the upload itself (FileStorage hashes by identity), which also keeps it alive for the request.
+    cache: dict[FileStorage, Payload] = g.setdefault("uploads", {})
+    found = cache.get(upload)
     if found is None:
         data = upload.stream.read()
         upload.stream.seek(0)
-        found = Payload.of(data, content_type=decode.sniff_content_type(data) or UNKNOWN_TYPE)
-        # Keep the FileStorage alive with its payload so its id cannot be reused by another upload of this request.
-        g.setdefault("upload_objects", []).append(upload)
-        cache[id(upload)] = found
+        found = cache[upload] = Payload.of(data, content_type=decode.sniff_content_type(data) or UNKNOWN_TYPE)
     return found
