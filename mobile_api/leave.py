@@ -29,6 +29,7 @@ from web.schemas import (
     page,
     page_schema,
 )
+from web.uploads import payload
 
 LEAVE_PROBLEMS = ("leave_invalid_period", "leave_in_past", "leave_beyond_supervision", "leave_too_long",
                   "leave_notice_too_short", "leave_overlap", "leave_yearly_limit")
@@ -133,7 +134,7 @@ def _person() -> Person:
 def create_leave(files: dict[str, Any], body: dict[str, Any]) -> Any:
     """Request leave: JSON, or multipart with an optional `attachment` image (e.g. a hospital note)."""
     person = _person()
-    attachment = files["attachment"].read() if files.get("attachment") is not None else None
+    attachment = payload(files["attachment"]) if files.get("attachment") is not None else None
     row = leave.create_leave(session=db_session(), blobs=blobs(), actor=current_actor(), person=person,
                              application=leave.LeaveApplication(**body, attachment=attachment), now=now(),
                              policy=policies().leave.for_office(person.office.code))

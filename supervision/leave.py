@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, Payload, as_payload
 from storage.db import on_rollback
 from storage.enums import AlertType, ApprovalLevel, CheckinKind, CheckinStatus, LeaveStatus, Reason, Role
 from storage.models import LeaveRequest, Office, Person
@@ -277,7 +277,7 @@ class LeaveApplication:
     dest_lon: float | None = None
     dest_radius_m: float | None = None
     emergency: bool = False
-    attachment: bytes | None = field(default=None, repr=False)
+    attachment: bytes | Payload | None = field(default=None, repr=False)  # a Payload: hashed and sniffed once
 
 
 def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Person, application: LeaveApplication,
@@ -319,8 +319,9 @@ def create_leave(*, session: Session, blobs: BlobStore, actor: Actor, person: Pe
     return leave
 
 
-def _attach(session: Session, blobs: BlobStore, leave: LeaveRequest, attachment: bytes) -> None:
-    content_type = sniff_content_type(attachment)
+def _attach(session: Session, blobs: BlobStore, leave: LeaveRequest, attachment: bytes | Payload) -> None:
+    attachment = as_payload(attachment)
+    content_type = attachment.content_type or sniff_content_type(attachment.data)
     if content_type not in ATTACHMENT_TYPES:
         raise UnusableImage("unsupported_media_type", "The attachment must be a JPEG, PNG, WEBP or HEIC image.",
                             status=415)
