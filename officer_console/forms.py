@@ -25,7 +25,7 @@ from officer_console.i18n import MESSAGES
 from officer_console.session import t, zone
 from supervision.errors import AppError
 from web.db import db_session
-from web.schemas import is_id
+from web.schemas import cut, is_id
 
 T = TypeVar("T")
 
@@ -122,8 +122,7 @@ PAGE_SIZE = 50  # rows on one page of a console list
 
 def page_of(rows: Sequence[T], key: Callable[[T], int] = lambda row: row.id) -> tuple[list[T], int | None]:
     """One page of a list fetched with PAGE_SIZE + 1 rows, and the "after" of the next page (None on the last)."""
-    more = len(rows) > PAGE_SIZE
-    return list(rows[:PAGE_SIZE]), key(rows[PAGE_SIZE - 1]) if more else None
+    return cut(rows, PAGE_SIZE, key)
 
 
 class Ids(Many):

@@ -105,11 +105,17 @@ def encode_cursor(position: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": position}).encode()).decode().rstrip("=")
 
 
+def cut(rows: Sequence[T], limit: int, position: Callable[[T], Any] = lambda row: row.id) -> tuple[list[T], Any]:
+    """One page of rows fetched with limit + 1, and the position of its last row when another page follows (else
+    None): the API turns it into a cursor, the console into its "after" link."""
+    items = list(rows[:limit])
+    return items, position(items[-1]) if len(rows) > limit and items else None
+
+
 def page(rows: Sequence[T], limit: int, position: Callable[[T], Any] = lambda row: row.id) -> dict[str, Any]:
     """A list response: rows were fetched with limit + 1 to know whether another page exists."""
-    items = list(rows[:limit])
-    more = len(rows) > limit
-    return {"items": items, "next_cursor": encode_cursor(position(items[-1])) if more and items else None}
+    items, after = cut(rows, limit, position)
+    return {"items": items, "next_cursor": encode_cursor(after) if after is not None else None}
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
